@@ -1,0 +1,1 @@
+"""Adapters over the retrieval core: the terminal REPL and the Telegram bot."""

@@ -1,0 +1,192 @@
+"""Ranked passages to an answer: highlights, the best sentence, and abstention.
+
+BM25 scores do not say whether a question is answered (they depend on the
+question's length and words), so abstention looks at evidence a reader would:
+how much of the question's informative weight the best passages cover, and
+whether the question hinges on words that occur nowhere in the documents.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import jieba
+import jieba.analyse
+
+from retrieval.analysis import has_cjk, located_words, normalize, normalize_with_offsets
+from retrieval.chunking import sentence_spans
+
+Span = tuple[int, int]
+
+# The share of the question's weight one of the best passages must cover.
+MIN_COVERAGE = 0.65
+PARTIAL_CREDIT = 0.5
+# Passages within this fraction of the top score compete for the best sentence.
+SENTENCE_POOL = 0.75
+COVERAGE_POOL = 3
+
+_YEAR = re.compile(r"哪一?年|几几年|什么年份|哪个年份")
+_WHEN = re.compile(r"什么时候|何时|哪一?年|哪一?天|哪个月|几月|几号|几年|日期|时间|年份")
+_NUMBER = re.compile(r"多少|几[个次位家张年天]?|多大|多高|多长|多久|比例|百分之")
+_YEAR_LIKE = re.compile(r"\d{4}|[去今明前]年|\d{2}年")
+_DATE_LIKE = re.compile(r"\d{4}\s*[-/.年]|\d{1,2}\s*月|\d{1,2}\s*日|[去今明前]年|年底|年初|上旬|中旬|下旬")
+_NUMBER_LIKE = re.compile(r"\d|[一二三四五六七八九十百千万亿两几]+[个万亿%元倍成]")
+
+
+def is_known(word: str, document_frequency: Callable[[str], int]) -> bool:
+    """True when some passage holds `word`, as a term or (CJK) as all its bigrams."""
+    if document_frequency(word) > 0:
+        return True
+    if len(word) >= 2 and has_cjk(word):
+        return all(document_frequency(word[i : i + 2]) > 0 for i in range(len(word) - 1))
+    return False
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How well a passage covers the question."""
+
+    coverage: float
+    matched: frozenset[str]
+
+
+@lru_cache(maxsize=1)
+def _general_idf() -> tuple[dict[str, float], float]:
+    """jieba's IDF table, from a large general corpus, and its median."""
+    table = jieba.analyse.default_tfidf
+    return table.idf_freq, table.median_idf
+
+
+def general_weight(word: str) -> float:
+    """How telling `word` is in Chinese at large (unlisted words: the median)."""
+    idf, median = _general_idf()
+    return idf.get(word, median)
+
+
+def _in_dictionary(word: str) -> bool:
+    return bool(jieba.dt.FREQ.get(word))
+
+
+class QuestionWords:
+    """The informative words of a question and the weight each one carries.
+
+    Weights come from a general-language IDF, not the collection's: in a small
+    collection "之前" or "东西" can be as rare as a company name, which says
+    nothing about how much they matter to the question.
+    """
+
+    def __init__(self, words: Sequence[str], known: Callable[[str], bool]):
+        self.words = list(words)
+        self.missing = tuple(w for w in self.words if not known(w))
+        self.weights = {w: general_weight(w) for w in self.words}
+        self.total = sum(self.weights.values())
+
+    def credit(self, word: str, normalized_text: str) -> float:
+        """1 when `word` stands in the text; partial when only its characters do.
+
+        jieba coins words from unlisted runs ("天卖" from "4天卖了"): their
+        characters are the real evidence. A dictionary word matched only by its
+        characters is a weaker sign, so it earns half.
+        """
+        if word in normalized_text:
+            return 1.0
+        if not has_cjk(word):
+            return 0.0
+        present = sum(1 for char in word if char in normalized_text) / len(word)
+        return present if not _in_dictionary(word) else PARTIAL_CREDIT * present
+
+    def evidence(self, passage_text: str) -> Evidence:
+        normalized = normalize(passage_text)
+        credits = {w: self.credit(w, normalized) for w in self.words}
+        covered = sum(self.weights[w] * c for w, c in credits.items())
+        matched = frozenset(w for w, c in credits.items() if c == 1.0)
+        return Evidence(covered / self.total if self.total else 0.0, matched)
+
+
+def highlight_spans(text: str, words: Sequence[str]) -> tuple[Span, ...]:
+    """Spans of `text` where a word of the question stands, merged and sorted.
+
+    Words of two or more characters are found wherever they occur (jieba may cut
+    the passage differently); a one-character word only where jieba cut it alone.
+    """
+    if not words:
+        return ()
+    normalized, offsets = normalize_with_offsets(text)
+    spans: list[Span] = []
+    singles = {w for w in words if len(w) == 1}
+    for word in words:
+        if len(word) < 2:
+            continue
+        start = normalized.find(word)
+        while start >= 0:
+            spans.append((offsets[start], offsets[start + len(word) - 1] + 1))
+            start = normalized.find(word, start + len(word))
+    if singles:
+        spans.extend((t.start, t.end) for t in located_words(text) if t.word in singles)
+    return _merge(spans)
+
+
+def _merge(spans: list[Span]) -> tuple[Span, ...]:
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start < merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return tuple((s, e) for s, e in merged)
+
+
+def expects(question: str) -> str | None:
+    """The kind of answer a question asks for: "year", "when", "number" or None."""
+    normalized = normalize(question)
+    if _YEAR.search(normalized):
+        return "year"
+    if _WHEN.search(normalized):
+        return "when"
+    if _NUMBER.search(normalized):
+        return "number"
+    return None
+
+
+def fits(kind: str | None, text: str) -> bool:
+    """True when `text` holds an answer of the kind asked for (normalized text)."""
+    sentence = text
+    if kind == "year":
+        return bool(_YEAR_LIKE.search(sentence))
+    if kind == "when":
+        return bool(_DATE_LIKE.search(sentence))
+    if kind == "number":
+        return bool(_NUMBER_LIKE.search(sentence))
+    return True
+
+
+def best_sentence(
+    passages: Sequence[tuple[str, float]], question: QuestionWords, kind: str | None
+) -> tuple[int, Span] | None:
+    """The (passage index, sentence span) that best answers, or None.
+
+    A sentence scores the IDF weight of the question words it holds; one that
+    holds the kind of answer asked for (a date, a number) is preferred; ties go
+    to the better passage, then the earlier sentence.
+    """
+    if not passages:
+        return None
+    top_score = passages[0][1]
+    best: tuple[tuple[float, ...], int, Span] | None = None
+    for index, (text, score) in enumerate(passages):
+        if score < SENTENCE_POOL * top_score:
+            break
+        for span in sentence_spans(text):
+            sentence = normalize(text[span[0] : span[1]])
+            weight = sum(w for word, w in question.weights.items() if word in sentence)
+            if not has_cjk(sentence) and not any(c.isalnum() for c in sentence):
+                continue
+            key = (float(fits(kind, sentence)), weight)
+            if best is None or key > best[0]:
+                best = (key, index, span)
+    if best is None:
+        return None
+    return best[1], best[2]

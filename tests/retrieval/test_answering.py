@@ -1,0 +1,110 @@
+"""Answers: the seeds' traps, highlights, the best sentence, abstention."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from retrieval import QuestionError, Retriever
+from retrieval.evaluate import evaluate_seeds, seed_report
+
+
+def test_simplified_question_finds_the_traditional_article(seeds):
+    answer = seeds.ask("微博和淘宝电影合作预售,4天卖了多少张票?")
+    assert not answer.abstained
+    top = answer.hits[0]
+    assert top.citation.doc_id.startswith("002_")
+    assert "賣出60多萬張影票" in top.text  # shown in its own script
+    assert "60多萬張影票" in answer.best_sentence
+
+
+def test_traditional_question_finds_the_simplified_article(seeds):
+    answer = seeds.ask("太平洋咖啡的微信公眾號多久推送一次訊息?")
+    assert "每2周左右才推送一次信息" in answer.hits[0].text
+
+
+def test_api_finds_odd_capitals(seeds):
+    hit = seeds.search("微信开放API接口", k=1)[0]
+    assert "ApI" in hit.text
+    highlighted = [hit.text[s:e] for s, e in hit.highlights]
+    assert any("ApI" in span for span in highlighted)
+
+
+def test_highlights_mark_the_question_words(seeds):
+    hit = seeds.ask("腾讯模仿泡泡堂做了哪个游戏?").hits[0]
+    highlighted = {hit.text[s:e] for s, e in hit.highlights}
+    assert {"腾讯", "模仿", "泡泡堂"} <= highlighted
+    assert all(0 <= s < e <= len(hit.text) for s, e in hit.highlights)
+    pieces = hit.segments()
+    assert "".join(p for p, _ in pieces) == hit.display_text
+    assert any(bold and "泡泡堂" in p for p, bold in pieces)
+
+
+def test_best_sentence_answers_the_question(seeds):
+    answer = seeds.ask("谁说来往是阿里的战术性产品?")
+    assert "陆兆禧" in answer.best_sentence
+    assert answer.best_sentence in answer.hits[answer.best_sentence_hit].display_text
+
+
+def test_when_question_gets_a_sentence_with_a_date(seeds):
+    answer = seeds.ask("易商讯这篇红包大战的文章是哪天发布的?")
+    assert "2016-06-15" in answer.hits[0].text
+    assert "2016-06-15" in answer.best_sentence
+
+
+@pytest.mark.parametrize("question", ["", "   ", "😀🎉👍", "什么?为什么?", "\x00\x07\x1b"])
+def test_empty_questions_abstain(seeds, question):
+    answer = seeds.ask(question)
+    assert answer.abstained
+    assert answer.reason == "empty"
+    assert answer.hits == ()
+
+
+@pytest.mark.parametrize(
+    "question", ["北京今天的空气质量怎么样?", "iPhone的电池怎么换?", "聚美优品是哪一年在纽交所上市的?"]
+)
+def test_unanswerable_questions_abstain(seeds, question):
+    answer = seeds.ask(question)
+    assert answer.abstained
+    assert answer.best_sentence is None
+    assert answer.reason in {"unknown-words", "low-coverage", "no-match"}
+
+
+def test_abstention_names_the_words_no_document_has(seeds):
+    answer = seeds.ask("聚美优品是哪一年在纽交所上市的?")
+    assert "纽交所" in answer.missing_words
+
+
+def test_search_never_abstains(seeds):
+    assert seeds.search("北京今天的空气质量怎么样?", k=3)
+
+
+def test_overlong_question_is_a_clear_error(seeds):
+    with pytest.raises(QuestionError, match="太长"):
+        seeds.ask("微信" * 5000)
+
+
+def test_results_are_frozen(seeds):
+    answer = seeds.ask("腾讯模仿泡泡堂做了哪个游戏?")
+    with pytest.raises(AttributeError):
+        answer.abstained = True  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        answer.hits[0].citation.title = "x"  # type: ignore[misc]
+
+
+def test_seed_dev_metrics_meet_the_targets(shared):
+    report = seed_report(evaluate_seeds(shared / "eval" / "seed_dev.jsonl", k=5), k=5)
+    assert report["hit@1"] >= 0.90
+    assert report["hit@3"] >= 0.97
+    assert report["false_abstains"] <= 1
+    assert report["correct_abstains"] >= 5
+
+
+def test_seeds_are_found_from_another_directory(tmp_path):
+    script = "from retrieval import Retriever; r = Retriever(); print(len(r.documents))"
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "5"
