@@ -104,8 +104,8 @@ def evaluate_benchmark(data: Path, depth: int = 10) -> dict[str, dict[str, float
     for question, gold, name in questions:
         ranked_docs: list[int] = []
         # A long paragraph is cut into passages: a paragraph ranks at its best passage.
-        for hit in retriever.search(question, k=depth * 4):
-            doc = int(hit.citation.doc_id)
+        for doc_id, _, _ in retriever.ranking(question, k=depth * 4):
+            doc = int(doc_id)
             if doc not in ranked_docs:
                 ranked_docs.append(doc)
             if len(ranked_docs) == depth:

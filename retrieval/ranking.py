@@ -1,75 +1,201 @@
-"""Index terms to ranked passages: BM25 scoring with rank-bm25.
+"""Index terms to ranked passages: BM25 with precomputed per-term weights.
 
-rank-bm25's BM25Okapi gives a term in half or more of the passages a zero or
-negative IDF, floored at a fraction of the average IDF, which on a corpus of a
-few passages can itself be zero or negative: then a passage that matches ranks
-no higher than one that does not. The IDF here is Lucene's,
-log(1 + (N - df + 0.5) / (df + 0.5)), positive for every term; the rest of the
-scoring is BM25Okapi's own.
+The scorer is rank-bm25's BM25Okapi with one change, the IDF: BM25Okapi gives
+a term in half or more of the passages a zero or negative IDF, floored at a
+fraction of the average IDF, which on a corpus of a few passages can itself be
+zero or negative, so that a passage that matches ranks no higher than one that
+does not. The IDF here is Lucene's, log(1 + (N - df + 0.5) / (df + 0.5)),
+positive for every term (`PositiveIdfBM25`, the reference the tests compare
+against).
+
+rank-bm25 scores a query by looping in Python over every passage for each
+term. `BM25Index` instead stores, for each term, the passages that hold it and
+the weight it adds to each (a CSC sparse matrix, terms as columns), computed
+with the same float64 expression, so a query costs only the postings of its
+terms and its scores equal rank-bm25's bit for bit.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from array import array
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse
 from rank_bm25 import BM25Okapi
+
+from retrieval.vocabulary import Vocabulary, sort_order
 
 K1 = 1.5
 B = 0.75
 
 
 class PositiveIdfBM25(BM25Okapi):
-    """BM25Okapi with an IDF that is positive for every term."""
+    """BM25Okapi with an IDF that is positive for every term: the reference scorer."""
 
     def _calc_idf(self, nd: dict[str, int]) -> None:
         for word, freq in nd.items():
-            self.idf[word] = math.log(1.0 + (self.corpus_size - freq + 0.5) / (freq + 0.5))
+            self.idf[word] = idf_of(freq, self.corpus_size)
         self.average_idf = sum(self.idf.values()) / len(self.idf) if self.idf else 0.0
 
 
-class Ranker:
-    """BM25 over a list of passages' terms, with a fixed tie order."""
+def idf_of(document_frequency: int, size: int) -> float:
+    return math.log(1.0 + (size - document_frequency + 0.5) / (document_frequency + 0.5))
 
-    def __init__(self, passage_terms: Sequence[list[str]]) -> None:
-        self._bm25 = PositiveIdfBM25(list(passage_terms), k1=K1, b=B)
-        self.size = len(passage_terms)
 
-    def idf(self, term: str) -> float:
-        """The term's IDF, 0.0 for a term in no passage."""
-        return self._bm25.idf.get(term, 0.0)
+@dataclass(frozen=True)
+class Postings:
+    """Term-major counts: term t is in passages indices[indptr[t]:indptr[t+1]]."""
+
+    indptr: np.ndarray  # int64, len(vocabulary) + 1
+    indices: np.ndarray  # int32 passage numbers, ascending within a term
+    counts: np.ndarray  # term frequencies
+
+
+def postings_from_rows(term_ids: np.ndarray, counts: np.ndarray, row_ptr: np.ndarray, vocabulary_size: int) -> Postings:
+    """Passage-major (term id, count) rows turned term-major.
+
+    scipy's CSR to CSC conversion is a counting sort in C: linear time, and no
+    argsort of every posting, which at a million passages would not fit.
+    """
+    rows = scipy.sparse.csr_matrix(
+        (counts, term_ids, row_ptr), shape=(len(row_ptr) - 1, vocabulary_size), copy=False
+    )
+    columns = rows.tocsc()
+    return Postings(columns.indptr.astype(np.int64), columns.indices.astype(np.int32, copy=False), columns.data)
+
+
+class BM25Index:
+    """BM25 scores from precomputed per-term weights, with a fixed tie order."""
+
+    def __init__(
+        self,
+        vocabulary: Vocabulary,
+        indptr: np.ndarray,
+        indices: np.ndarray,
+        weights: np.ndarray,
+        idf: np.ndarray,
+        size: int,
+    ) -> None:
+        self.vocabulary = vocabulary
+        self.indptr = indptr
+        self.indices = indices
+        self.weights = weights
+        self.idf_values = idf
+        self.size = size
+
+    @classmethod
+    def from_postings(
+        cls, vocabulary: Vocabulary, postings: Postings, lengths: np.ndarray, k1: float = K1, b: float = B
+    ) -> BM25Index:
+        """Weights as BM25Okapi computes them: idf * tf(k1+1) / (tf + k1(1 - b + b dl/avgdl))."""
+        size = len(lengths)
+        # rank-bm25 takes avgdl as a Python sum over ints divided by the count.
+        average = int(lengths.sum()) / size if size else 0.0
+        frequencies = np.diff(postings.indptr)
+        idf = np.array([idf_of(int(df), size) for df in frequencies], dtype=np.float64)
+        tf = postings.counts.astype(np.float64)
+        length_norm = k1 * (1 - b + b * lengths.astype(np.float64)[postings.indices] / average)
+        per_term_idf = np.repeat(idf, frequencies)
+        weights = per_term_idf * (tf * (k1 + 1) / (tf + length_norm))
+        return cls(vocabulary, postings.indptr, postings.indices, weights, idf, size)
+
+    @classmethod
+    def build(cls, passage_terms: Sequence[list[str]], k1: float = K1, b: float = B) -> BM25Index:
+        """The index of passages given as lists of terms (small corpora, tests)."""
+        builder = IndexBuilder()
+        for terms in passage_terms:
+            builder.add(terms)
+        return builder.finish(k1, b)
+
+    def _term(self, term: str) -> int:
+        return self.vocabulary.lookup(term)
 
     def document_frequency(self, term: str) -> int:
-        return self._document_frequencies().get(term, 0)
+        t = self._term(term)
+        return 0 if t < 0 else int(self.indptr[t + 1] - self.indptr[t])
 
-    def _document_frequencies(self) -> dict[str, int]:
-        if not hasattr(self, "_df"):
-            df: dict[str, int] = {}
-            for frequencies in self._bm25.doc_freqs:
-                for term in frequencies:
-                    df[term] = df.get(term, 0) + 1
-            self._df = df
-        return self._df
-
-    def contains(self, index: int, term: str) -> bool:
-        return term in self._bm25.doc_freqs[index]
+    def idf(self, term: str) -> float:
+        t = self._term(term)
+        return 0.0 if t < 0 else float(self.idf_values[t])
 
     def scores(self, terms: list[str]) -> np.ndarray:
-        """The score of every passage for `terms`."""
-        return np.asarray(self._bm25.get_scores(terms), dtype=np.float64)
+        """The score of every passage for `terms` (repeats count, as in rank-bm25)."""
+        scores = np.zeros(self.size, dtype=np.float64)
+        for term in terms:
+            t = self._term(term)
+            if t < 0:
+                continue
+            lo, hi = self.indptr[t], self.indptr[t + 1]
+            # Passages are unique within a term, so fancy-index += is exact.
+            scores[self.indices[lo:hi]] += self.weights[lo:hi]
+        return scores
 
     def top(self, terms: list[str], k: int) -> list[tuple[int, float]]:
-        """Up to `k` (passage index, score) with a positive score, best first.
-
-        Ties are broken by corpus order, so the same question always gives the
-        same ranking.
-        """
+        """Up to `k` (passage, score) with a positive score, best first; ties by passage order."""
         if k <= 0 or not terms:
             return []
-        scores = self.scores(terms)
-        candidates = np.flatnonzero(scores > 0)
-        if candidates.size == 0:
+        ids = [t for t in (self._term(term) for term in terms) if t >= 0]
+        if not ids:
             return []
-        order = np.lexsort((candidates, -scores[candidates]))[:k]
-        return [(int(candidates[i]), float(scores[candidates[i]])) for i in order]
+        scores = self.scores(terms)
+        touched = np.unique(np.concatenate([self.indices[self.indptr[t] : self.indptr[t + 1]] for t in ids]))
+        values = scores[touched]
+        keep = values > 0
+        touched, values = touched[keep], values[keep]
+        if touched.size > k:
+            # Every passage scoring at least the k-th best score, ties included.
+            threshold = np.partition(values, touched.size - k)[touched.size - k]
+            keep = values >= threshold
+            touched, values = touched[keep], values[keep]
+        order = np.lexsort((touched, -values))[:k]
+        return [(int(touched[i]), float(values[i])) for i in order]
+
+
+class IndexBuilder:
+    """Collects passages' terms one passage at a time, in compact arrays."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, int] = {}
+        self._term_ids = array("i")
+        self._counts = array("i")
+        self._row_lengths = array("q")
+        self._lengths = array("q")
+
+    def add(self, terms: list[str]) -> None:
+        """Add the next passage, given as its list of terms."""
+        counts = Counter(terms)
+        self.add_counts(list(counts), list(counts.values()), len(terms))
+
+    def add_counts(self, unique_terms: list[str], counts: list[int], length: int) -> None:
+        """Add the next passage, given as its distinct terms, their counts and its length."""
+        ids = self._ids
+        self._term_ids.extend([ids.setdefault(t, len(ids)) for t in unique_terms])
+        self._counts.extend(counts)
+        self._row_lengths.append(len(unique_terms))
+        self._lengths.append(length)
+
+    def __len__(self) -> int:
+        return len(self._lengths)
+
+    def finish(self, k1: float = K1, b: float = B) -> BM25Index:
+        inserted = list(self._ids)  # ids were handed out 0, 1, 2, ... in this order
+        order = sort_order(inserted)
+        terms = [inserted[i] for i in order]
+        vocabulary = Vocabulary.from_sorted(terms)
+        # Renumber the terms from first-seen order to their sorted ranks.
+        rank = np.empty(len(terms), dtype=np.int32)
+        rank[np.asarray(order, dtype=np.int64)] = np.arange(len(terms), dtype=np.int32)
+        del inserted, order
+        self._ids = {}
+        term_ids = rank[np.frombuffer(self._term_ids, dtype=np.int32)] if len(self._term_ids) else np.zeros(0, np.int32)
+        self._term_ids = array("i")
+        counts = np.frombuffer(self._counts, dtype=np.int32)
+        row_ptr = np.zeros(len(self._row_lengths) + 1, dtype=np.int64)
+        np.cumsum(np.frombuffer(self._row_lengths, dtype=np.int64), out=row_ptr[1:])
+        postings = postings_from_rows(term_ids, counts, row_ptr, len(terms))
+        lengths = np.frombuffer(self._lengths, dtype=np.int64).copy()
+        return BM25Index.from_postings(vocabulary, postings, lengths, k1, b)

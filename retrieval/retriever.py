@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,14 +18,17 @@ from retrieval.answering import (
     highlight_spans,
     is_known,
 )
-from retrieval.chunking import Passage, chunk
-from retrieval.documents import Document, build_document
-from retrieval.errors import CorpusError, QuestionError
+from retrieval import store
+from retrieval.collection import Collection
+from retrieval.errors import CorpusError, IndexFileError, QuestionError
+from retrieval.indexing import build_index
 from retrieval.loading import Skipped, SourceText, read_folder
 from retrieval.metadata import read_catalog
-from retrieval.ranking import Ranker
+from retrieval.ranking import BM25Index
 from retrieval.results import Answer, Citation, Hit
 from retrieval.seeds import seeds_folder
+
+log = logging.getLogger(__name__)
 
 DEFAULT_K = 5
 MAX_QUESTION = 500
@@ -47,19 +51,56 @@ class Retriever:
     """Answers questions from a collection of documents.
 
     `Retriever()` uses the bundled seed articles; `from_directory` and
-    `from_texts` use others.
+    `from_texts` use others. With `index_dir`, the built index is saved there
+    and reused while the folder's documents are unchanged.
     """
 
-    def __init__(self, folder: str | Path | None = None) -> None:
-        folder = Path(folder) if folder is not None else seeds_folder()
+    def __init__(
+        self,
+        folder: str | Path | None = None,
+        *,
+        index_dir: str | Path | None = None,
+        workers: int | None = None,
+        progress: bool = False,
+    ) -> None:
+        folder = Path(folder).expanduser() if folder is not None else seeds_folder()
+        self.folder: Path | None = folder
+        self.index_status = "built"
+        if index_dir is not None:
+            index_dir = Path(index_dir)
+            if self._open_saved(index_dir, folder):
+                return
+        stamps = store.folder_stamps(folder) if folder.is_dir() else []
         texts, skipped = read_folder(folder)
-        catalog = read_catalog(folder)
-        self._build([build_document(t, catalog.get(t.doc_id)) for t in texts], skipped)
+        collection, index = build_index(texts, read_catalog(folder), workers=workers, progress=progress)
+        self._use(collection, index, skipped)
+        if index_dir is not None:
+            try:
+                store.save(index_dir, collection, index, stamps, skipped)
+            except OSError as error:
+                log.warning("could not save the index to %s: %s", index_dir, error)
+
+    def _open_saved(self, index_dir: Path, folder: Path) -> bool:
+        """Use the saved index when it is sound and the folder unchanged; say why not otherwise."""
+        if not (index_dir / store.MANIFEST).exists():
+            return False
+        try:
+            loaded = store.load(index_dir)
+        except IndexFileError as error:
+            log.warning("%s Rebuilding it.", error)
+            self.index_status = "rebuilt: damaged"
+            return False
+        if not folder.is_dir() or not store.is_fresh(loaded, folder):
+            self.index_status = "rebuilt: documents changed"
+            return False
+        self._use(loaded.collection, loaded.index, loaded.skipped)
+        self.index_status = "loaded"
+        return True
 
     @classmethod
-    def from_directory(cls, folder: str | Path) -> Retriever:
+    def from_directory(cls, folder: str | Path, **options) -> Retriever:
         """Every .txt and .md file under `folder` (hidden ones left out)."""
-        return cls(folder)
+        return cls(folder, **options)
 
     @classmethod
     def from_texts(cls, texts: Iterable[str], ids: Sequence[str] | None = None) -> Retriever:
@@ -74,46 +115,52 @@ class Retriever:
         if not sources:
             raise CorpusError("没有可检索的文本:请至少提供一篇非空文本。")
         self = cls.__new__(cls)
-        self._build([build_document(s) for s in sources], [])
+        self.folder = None
+        self.index_status = "built"
+        self._use(*build_index(sources), [])
         return self
 
-    def _build(self, documents: list[Document], skipped: list[Skipped]) -> None:
-        self._documents = documents
-        self.skipped: tuple[Skipped, ...] = tuple(skipped)
-        self._passages: list[Passage] = []
-        for index, document in enumerate(documents):
-            self._passages.extend(chunk(document, index))
-        if not self._passages:
+    def _use(self, collection: Collection, index: BM25Index, skipped: list[Skipped]) -> None:
+        if len(collection) == 0:
             raise CorpusError("文档中没有可检索的正文(清理掉页面杂项后为空)。")
-        self._ranker = Ranker([index_terms(self.passage_text(i)) for i in range(len(self._passages))])
+        self._collection = collection
+        self._index = index
+        self.skipped: tuple[Skipped, ...] = tuple(skipped)
 
     # -- the collection ---------------------------------------------------
 
     @property
     def documents(self) -> tuple[DocumentInfo, ...]:
-        counts = [0] * len(self._documents)
-        for passage in self._passages:
-            counts[passage.doc_index] += 1
+        counts = self._collection.passage_counts()
         return tuple(
-            DocumentInfo(i + 1, d.doc_id, d.title, d.source, d.date, d.url, counts[i])
-            for i, d in enumerate(self._documents)
+            DocumentInfo(i + 1, r.doc_id, r.title, r.source, r.date, r.url, int(counts[i]))
+            for i, r in enumerate(self._collection.records)
         )
 
     def __len__(self) -> int:
         """The number of passages."""
-        return len(self._passages)
+        return len(self._collection)
 
     def passage_text(self, index: int) -> str:
-        passage = self._passages[index]
-        return passage.text(self._documents[passage.doc_index])
+        return self._collection.passage_text(index)
 
     # -- questions ----------------------------------------------------------
+
+    def ranking(self, question: str, k: int = DEFAULT_K) -> list[tuple[str, int, float]]:
+        """The bare ranking: (doc_id, paragraph, score) of the `k` best passages, best first."""
+        question = _checked(question)
+        ranked = self._index.top(index_terms(question), k)
+        records, passages = self._collection.records, self._collection
+        return [
+            (records[int(passages.passage_doc[i])].doc_id, int(passages.passage_paragraph[i]), score)
+            for i, score in ranked
+        ]
 
     def search(self, question: str, k: int = DEFAULT_K) -> list[Hit]:
         """The `k` best passages for `question`, best first; never abstains."""
         question = _checked(question)
         words = content_words(question)
-        ranked = self._ranker.top(index_terms(question), k)
+        ranked = self._index.top(index_terms(question), k)
         return [self._hit(index, score, rank, words) for rank, (index, score) in enumerate(ranked, start=1)]
 
     def ask(self, question: str, k: int = DEFAULT_K) -> Answer:
@@ -122,7 +169,7 @@ class Retriever:
         words = content_words(question)
         if not words:
             return Answer(question, (), True, None, None, reason="empty")
-        ranked = self._ranker.top(index_terms(question), max(k, COVERAGE_POOL))
+        ranked = self._index.top(index_terms(question), max(k, COVERAGE_POOL))
         if not ranked:
             return Answer(question, (), True, None, None, reason="no-match", missing_words=tuple(words))
         weights = QuestionWords(words, self._known)
@@ -149,13 +196,13 @@ class Retriever:
         return Answer(question, tuple(hits), False, sentence, sentence_hit, missing_words=weights.missing)
 
     def _known(self, word: str) -> bool:
-        return is_known(word, self._ranker.document_frequency)
+        return is_known(word, self._index.document_frequency)
 
     def _hit(self, index: int, score: float, rank: int, words: list[str]) -> Hit:
-        passage = self._passages[index]
-        document = self._documents[passage.doc_index]
-        text = passage.text(document)
-        citation = Citation(document.doc_id, document.title, document.source, document.date, document.url, passage.paragraph)
+        passage = self._collection.passage(index)
+        record = self._collection.records[passage.doc_index]
+        text = self._collection.passage_text(index)
+        citation = Citation(record.doc_id, record.title, record.source, record.date, record.url, passage.paragraph)
         return Hit(
             text=text,
             score=score,

@@ -1,9 +1,16 @@
-"""Ranking: BM25 with a positive IDF and a fixed tie order."""
+"""Ranking: BM25 with a positive IDF, a fixed tie order, and parity with rank-bm25."""
 
 from __future__ import annotations
 
+import random
+
+import numpy as np
+import pytest
+
 from retrieval import Retriever
-from retrieval.ranking import Ranker
+from retrieval.analysis import index_terms
+from retrieval.chunking import sentence_spans
+from retrieval.ranking import BM25Index, PositiveIdfBM25
 
 
 def test_two_document_corpus_ranks_the_match_first():
@@ -15,15 +22,16 @@ def test_two_document_corpus_ranks_the_match_first():
 
 
 def test_term_in_every_document_still_counts():
-    ranker = Ranker([["微信", "红包"], ["微信", "支付"]])
-    top = ranker.top(["微信", "支付"], 2)
+    index = BM25Index.build([["微信", "红包"], ["微信", "支付"]])
+    top = index.top(["微信", "支付"], 2)
     assert [i for i, _ in top] == [1, 0]
     assert all(score > 0 for _, score in top)
 
 
 def test_ties_are_broken_by_corpus_order():
-    ranker = Ranker([["甲"], ["乙", "丙"], ["乙", "丙"], ["乙", "丙"]])
-    assert [i for i, _ in ranker.top(["乙"], 3)] == [1, 2, 3]
+    index = BM25Index.build([["甲"], ["乙", "丙"], ["乙", "丙"], ["乙", "丙"]])
+    assert [i for i, _ in index.top(["乙"], 3)] == [1, 2, 3]
+    assert [i for i, _ in index.top(["乙"], 2)] == [1, 2]
 
 
 def test_k_larger_than_the_corpus_is_fine():
@@ -35,3 +43,41 @@ def test_same_question_same_ranking(seeds):
     first = [(h.citation.doc_id, h.citation.paragraph, h.score) for h in seeds.search("阿里 微信 封杀", k=10)]
     second = [(h.citation.doc_id, h.citation.paragraph, h.score) for h in seeds.search("阿里 微信 封杀", k=10)]
     assert first == second
+
+
+@pytest.fixture(scope="module")
+def synthetic_corpus(seeds) -> list[list[str]]:
+    """A few thousand passages recombined from the seeds' sentences, duplicates included."""
+    sentences = []
+    for i in range(len(seeds)):
+        text = seeds.passage_text(i)
+        sentences.extend(text[s:e] for s, e in sentence_spans(text))
+    rng = random.Random(7)
+    passages = ["".join(rng.sample(sentences, rng.randint(1, 4))) for _ in range(2500)]
+    passages += passages[:50]  # identical passages tie
+    passages += ["微信"] * 3 + [""]  # a term in most passages, one-word and empty passages
+    return [index_terms(p) for p in passages]
+
+
+def test_scores_equal_rank_bm25_bit_for_bit(synthetic_corpus, seeds):
+    reference = PositiveIdfBM25(synthetic_corpus, k1=1.5, b=0.75)
+    index = BM25Index.build(synthetic_corpus)
+    rng = random.Random(11)
+    vocabulary = sorted({t for terms in synthetic_corpus for t in terms})
+    queries = [index_terms(seeds.passage_text(i))[:12] for i in range(0, len(seeds), 7)]
+    queries += [rng.sample(vocabulary, 5) + ["微信", "微信", "不在词表里"] for _ in range(20)]
+    for query in queries:
+        expected = np.asarray(reference.get_scores(query))
+        actual = index.scores(query)
+        assert np.array_equal(expected, actual), query
+        # top-k agrees with a full sort by (score desc, passage asc).
+        order = np.lexsort((np.arange(len(expected)), -expected))
+        wanted = [int(i) for i in order[:10] if expected[i] > 0]
+        assert [i for i, _ in index.top(query, 10)] == wanted
+
+
+def test_common_terms_keep_a_positive_idf(synthetic_corpus):
+    index = BM25Index.build(synthetic_corpus)
+    assert index.document_frequency("微信") > len(synthetic_corpus) / 2
+    assert index.idf("微信") > 0
+    assert index.idf("不在词表里") == 0.0

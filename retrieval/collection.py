@@ -1,0 +1,98 @@
+"""The documents and passages of an index, held in flat arrays.
+
+Texts are one UTF-8 blob with per-document offsets and passages are spans in
+arrays, so that a saved index is used memory-mapped, without rebuilding a
+Python object per passage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from retrieval.chunking import SEPARATOR, Passage
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """What a citation says of a document."""
+
+    doc_id: str
+    title: str
+    source: str | None
+    date: str | None
+    url: str | None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+class Collection:
+    """Documents (metadata and text) and their passages."""
+
+    def __init__(
+        self,
+        records: list[DocumentRecord],
+        text_blob: np.ndarray,
+        text_offsets: np.ndarray,
+        passage_doc: np.ndarray,
+        passage_paragraph: np.ndarray,
+        span_ptr: np.ndarray,
+        spans: np.ndarray,
+    ) -> None:
+        self.records = records
+        self.text_blob = text_blob
+        self.text_offsets = text_offsets
+        self.passage_doc = passage_doc
+        self.passage_paragraph = passage_paragraph
+        self.span_ptr = span_ptr
+        self.spans = spans
+        self._view = memoryview(text_blob) if text_blob.size else memoryview(b"")
+        self.doc_text = lru_cache(maxsize=512)(self._doc_text)
+
+    @classmethod
+    def from_parts(cls, records: list[DocumentRecord], texts: list[str], passages: list[Passage]) -> Collection:
+        encoded = [t.encode("utf-8") for t in texts]
+        text_offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(e) for e in encoded], out=text_offsets[1:])
+        blob = np.frombuffer(b"".join(encoded), dtype=np.uint8).copy()
+        span_ptr = np.zeros(len(passages) + 1, dtype=np.int64)
+        np.cumsum([len(p.spans) for p in passages], out=span_ptr[1:])
+        spans = np.array([span for p in passages for span in p.spans], dtype=np.int64).reshape(-1, 2)
+        return cls(
+            records,
+            blob,
+            text_offsets,
+            np.array([p.doc_index for p in passages], dtype=np.int32),
+            np.array([p.paragraph for p in passages], dtype=np.int32),
+            span_ptr,
+            spans,
+        )
+
+    def __len__(self) -> int:
+        """The number of passages."""
+        return len(self.passage_doc)
+
+    def _doc_text(self, doc: int) -> str:
+        return self._view[self.text_offsets[doc] : self.text_offsets[doc + 1]].tobytes().decode("utf-8")
+
+    def passage(self, index: int) -> Passage:
+        lo, hi = self.span_ptr[index], self.span_ptr[index + 1]
+        spans = tuple((int(s), int(e)) for s, e in self.spans[lo:hi])
+        return Passage(int(self.passage_doc[index]), int(self.passage_paragraph[index]), spans)
+
+    def passage_text(self, index: int) -> str:
+        passage = self.passage(index)
+        text = self.doc_text(passage.doc_index)
+        return SEPARATOR.join(text[s:e] for s, e in passage.spans)
+
+    def passage_counts(self) -> np.ndarray:
+        return np.bincount(self.passage_doc, minlength=len(self.records))
+
+    def doc_passages(self, doc: int) -> range:
+        """The passage numbers of a document (passages are stored in document order)."""
+        lo = int(np.searchsorted(self.passage_doc, doc, side="left"))
+        hi = int(np.searchsorted(self.passage_doc, doc, side="right"))
+        return range(lo, hi)
