@@ -1,0 +1,75 @@
+"""Build and check saved indexes.
+
+    python -m retrieval index DIR             build (or refresh) the index of a folder
+    python -m retrieval index DIR --force     rebuild even when nothing changed
+    python -m retrieval info DIR              say whether the saved index is fresh
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from retrieval import RetrievalError, Retriever, store
+from retrieval.cache import cache_root, use_jieba_cache
+
+
+def _index_dir(args: argparse.Namespace) -> Path:
+    if args.index_dir:
+        return Path(args.index_dir)
+    return store.default_index_dir(cache_root(os.environ), Path(args.folder))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m retrieval", description="建立和检查文档目录的检索索引。")
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("index", help="为目录建立索引(文档未变时直接复用)")
+    build.add_argument("folder", help="文档目录(.txt / .md)")
+    build.add_argument("--index-dir", help="索引存放位置(默认在用户缓存目录)")
+    build.add_argument("--workers", type=int, help="分词进程数(默认: 大目录用全部核心)")
+    build.add_argument("--force", action="store_true", help="即使文档未变也重建")
+    info = commands.add_parser("info", help="显示索引位置和是否需要重建")
+    info.add_argument("folder")
+    info.add_argument("--index-dir")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    use_jieba_cache(cache_root(os.environ))
+    index_dir = _index_dir(args)
+    try:
+        if args.command == "info":
+            return _info(Path(args.folder), index_dir)
+        if args.force and index_dir.exists():
+            store.remove(index_dir)
+        started = time.perf_counter()
+        retriever = Retriever(args.folder, index_dir=index_dir, workers=args.workers, progress=sys.stderr.isatty())
+        seconds = time.perf_counter() - started
+    except RetrievalError as error:
+        print(f"错误: {error}", file=sys.stderr)
+        return 1
+    verb = "已复用" if retriever.index_status == "loaded" else "已建立"
+    print(f"{verb}索引: {len(retriever.documents)} 篇文档, {len(retriever)} 个段落, 用时 {seconds:.1f} 秒")
+    print(f"索引位置: {index_dir}")
+    for skipped in retriever.skipped:
+        print(f"已跳过 {skipped.doc_id}: {skipped.reason}", file=sys.stderr)
+    return 0
+
+
+def _info(folder: Path, index_dir: Path) -> int:
+    print(f"索引位置: {index_dir}")
+    try:
+        loaded = store.load(index_dir)
+    except RetrievalError as error:
+        print(f"状态: 不可用 ({error})")
+        return 1
+    fresh = folder.is_dir() and store.is_fresh(loaded, folder)
+    print(f"文档: {len(loaded.collection.records)} 篇, 段落: {len(loaded.collection)} 个")
+    print("状态: " + ("最新" if fresh else "文档已变化,下次使用时会重建"))
+    return 0 if fresh else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

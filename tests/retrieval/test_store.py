@@ -1,0 +1,115 @@
+"""Saved indexes: reused while fresh, rebuilt when stale or damaged, never wrong."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from retrieval import Retriever, store
+from retrieval.seeds import seeds_folder
+
+QUESTION = "腾讯模仿泡泡堂做了哪个游戏?"
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    folder = tmp_path / "docs"
+    shutil.copytree(seeds_folder(), folder)
+    return folder
+
+
+def _ranking(retriever):
+    return [(h.citation.doc_id, h.citation.paragraph, h.score, h.text) for h in retriever.search(QUESTION, k=5)]
+
+
+def test_saved_index_is_reused_with_the_same_answers(corpus, tmp_path, seeds):
+    index_dir = tmp_path / "index"
+    built = Retriever(corpus, index_dir=index_dir)
+    assert built.index_status == "built"
+    loaded = Retriever(corpus, index_dir=index_dir)
+    assert loaded.index_status == "loaded"
+    assert _ranking(loaded) == _ranking(built) == _ranking(seeds)
+    assert loaded.documents == built.documents
+    assert isinstance(loaded._index.weights, np.memmap)  # memory-mapped, not read in
+
+
+def test_changed_added_or_removed_document_rebuilds(corpus, tmp_path):
+    index_dir = tmp_path / "index"
+    Retriever(corpus, index_dir=index_dir)
+    (corpus / "new.txt").write_text("新文章:拼多多是一家社交电商公司,靠拼团起家。", "utf-8")
+    retriever = Retriever(corpus, index_dir=index_dir)
+    assert retriever.index_status == "rebuilt: documents changed"
+    assert retriever.search("拼多多靠什么起家", k=1)[0].citation.doc_id == "new.txt"
+    (corpus / "new.txt").unlink()
+    assert Retriever(corpus, index_dir=index_dir).index_status == "rebuilt: documents changed"
+    # Same size, same time, other bytes: the digest tells.
+    path = corpus / "004_2879f3147d2cb423.txt"
+    Retriever(corpus, index_dir=index_dir)
+    data = path.read_bytes()
+    stat = path.stat()
+    path.write_bytes(data.replace("泡泡堂".encode(), "连连看".encode()))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
+    retriever = Retriever(corpus, index_dir=index_dir)
+    assert retriever.index_status == "rebuilt: documents changed"
+    assert "连连看" in retriever.search("腾讯模仿连连看", k=1)[0].text
+
+
+@pytest.mark.parametrize("damage", ["truncate", "manifest", "garbage", "flipped", "shape", "analyzer"])
+def test_damaged_index_is_rebuilt_not_used(corpus, tmp_path, caplog, damage):
+    index_dir = tmp_path / "index"
+    expected = _ranking(Retriever(corpus, index_dir=index_dir))
+    if damage == "truncate":
+        path = index_dir / "weights.npy"
+        path.write_bytes(path.read_bytes()[:-40])
+    elif damage == "manifest":
+        (index_dir / "manifest.json").write_text("{not json", "utf-8")
+    elif damage == "garbage":
+        path = index_dir / "indices.npy"
+        path.write_bytes(b"\x00" * path.stat().st_size)
+    elif damage == "flipped":
+        # Same size, valid header, one weight changed: only the checksum tells.
+        path = index_dir / "weights.npy"
+        data = bytearray(path.read_bytes())
+        data[-3] ^= 0xFF
+        path.write_bytes(bytes(data))
+    elif damage == "shape":
+        manifest = json.loads((index_dir / "manifest.json").read_text("utf-8"))
+        manifest["passages"] += 1
+        (index_dir / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+    else:
+        manifest = json.loads((index_dir / "manifest.json").read_text("utf-8"))
+        manifest["analyzer"] = "0"
+        (index_dir / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+    retriever = Retriever(corpus, index_dir=index_dir)
+    assert retriever.index_status == "rebuilt: damaged"
+    assert "Rebuilding" in caplog.text
+    assert _ranking(retriever) == expected
+    assert Retriever(corpus, index_dir=index_dir).index_status == "loaded"
+
+
+def test_index_command_builds_then_reuses(corpus, tmp_path):
+    env = {"ZHDOCQA_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
+    command = [sys.executable, "-m", "retrieval", "index", str(corpus)]
+    first = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert "已建立索引: 5 篇文档" in first.stdout
+    second = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    assert "已复用索引" in second.stdout
+    info = subprocess.run([sys.executable, "-m", "retrieval", "info", str(corpus)], capture_output=True, text=True, env=env)
+    assert "最新" in info.stdout
+
+
+def test_index_command_on_a_missing_folder_says_so(tmp_path):
+    env = {"ZHDOCQA_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-m", "retrieval", "index", str(tmp_path / "nope")], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 1
+    assert "不存在" in result.stderr
+    assert "Traceback" not in result.stderr
