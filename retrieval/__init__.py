@@ -7,12 +7,13 @@
 from retrieval.errors import CatalogError, CorpusError, IndexFileError, QuestionError, RetrievalError
 from retrieval.loading import Skipped
 from retrieval.results import Answer, Citation, Hit
-from retrieval.retriever import DocumentInfo, Retriever
+from retrieval.retriever import Context, DocumentInfo, Retriever
 
 __all__ = [
     "Answer",
     "CatalogError",
     "Citation",
+    "Context",
     "CorpusError",
     "DocumentInfo",
     "Hit",

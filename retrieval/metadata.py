@@ -128,6 +128,14 @@ def _title_candidate(line: Line, source: str | None) -> bool:
     return True
 
 
+_MARKDOWN_HEADING = re.compile(r"^\s*#{1,6}\s*|^\s*[*_]{1,3}|[*_]{1,3}\s*$")
+
+
+def _title_text(line: Line) -> str:
+    """The headline as readers see it: no conversion noise, no Markdown marks."""
+    return _MARKDOWN_HEADING.sub("", NOISE.sub("", line.text)).strip()
+
+
 def find_title(
     lines: list[Line], content: list[Line], boilerplate: list[Line], dateline: Line | None, source: str | None
 ) -> str | None:
@@ -148,7 +156,7 @@ def find_title(
         above = top[: top.index(dateline)]
         candidates = [line for line in above if _title_candidate(line, source)]
         if candidates:
-            return NOISE.sub("", candidates[-1].text)
+            return _title_text(candidates[-1])
     counts: dict[str, int] = {}
     for line in lines:
         counts[line.key] = counts.get(line.key, 0) + 1
@@ -156,7 +164,7 @@ def find_title(
     if not candidates:
         return None
     best = max(candidates, key=lambda line: (counts[line.key], -candidates.index(line)))
-    return NOISE.sub("", best.text)
+    return _title_text(best)
 
 
 HEAD_LINES = 12

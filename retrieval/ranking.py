@@ -24,7 +24,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse
 from rank_bm25 import BM25Okapi
 
 from retrieval.vocabulary import Vocabulary, sort_order
@@ -61,6 +60,8 @@ def postings_from_rows(term_ids: np.ndarray, counts: np.ndarray, row_ptr: np.nda
     scipy's CSR to CSC conversion is a counting sort in C: linear time, and no
     argsort of every posting, which at a million passages would not fit.
     """
+    import scipy.sparse  # only builds need it; keep it off the start-up path
+
     rows = scipy.sparse.csr_matrix(
         (counts, term_ids, row_ptr), shape=(len(row_ptr) - 1, vocabulary_size), copy=False
     )

@@ -18,7 +18,8 @@ from retrieval.answering import (
     highlight_spans,
     is_known,
 )
-from retrieval import store
+from retrieval import general_idf, store
+from retrieval.general_idf import GeneralIdf
 from retrieval.collection import Collection
 from retrieval.errors import CorpusError, IndexFileError, QuestionError
 from retrieval.indexing import build_index
@@ -45,6 +46,15 @@ class DocumentInfo:
     date: str | None
     url: str | None
     passages: int
+
+
+@dataclass(frozen=True)
+class Context:
+    """A passage's paragraph with its neighbours, noise removed, for reading in full."""
+
+    citation: Citation
+    focus: int  # the paragraph number the passage is in
+    paragraphs: tuple[tuple[int, str], ...]  # (paragraph number, text), in order
 
 
 class Retriever:
@@ -76,7 +86,7 @@ class Retriever:
         self._use(collection, index, skipped)
         if index_dir is not None:
             try:
-                store.save(index_dir, collection, index, stamps, skipped)
+                store.save(index_dir, collection, index, stamps, skipped, self._general)
             except OSError as error:
                 log.warning("could not save the index to %s: %s", index_dir, error)
 
@@ -87,13 +97,13 @@ class Retriever:
         try:
             loaded = store.load(index_dir)
         except IndexFileError as error:
-            log.warning("%s Rebuilding it.", error)
+            log.warning("%s 正在重建索引。", error)
             self.index_status = "rebuilt: damaged"
             return False
         if not folder.is_dir() or not store.is_fresh(loaded, folder):
             self.index_status = "rebuilt: documents changed"
             return False
-        self._use(loaded.collection, loaded.index, loaded.skipped)
+        self._use(loaded.collection, loaded.index, loaded.skipped, loaded.general)
         self.index_status = "loaded"
         return True
 
@@ -120,11 +130,14 @@ class Retriever:
         self._use(*build_index(sources), [])
         return self
 
-    def _use(self, collection: Collection, index: BM25Index, skipped: list[Skipped]) -> None:
+    def _use(
+        self, collection: Collection, index: BM25Index, skipped: list[Skipped], general: GeneralIdf | None = None
+    ) -> None:
         if len(collection) == 0:
             raise CorpusError("文档中没有可检索的正文(清理掉页面杂项后为空)。")
         self._collection = collection
         self._index = index
+        self._general = general or general_idf.from_jieba()
         self.skipped: tuple[Skipped, ...] = tuple(skipped)
 
     # -- the collection ---------------------------------------------------
@@ -143,6 +156,23 @@ class Retriever:
 
     def passage_text(self, index: int) -> str:
         return self._collection.passage_text(index)
+
+    def context(self, hit: Hit, around: int = 1) -> Context:
+        """The whole paragraph of `hit` and up to `around` paragraphs on each side."""
+        doc = self._doc_number(hit.citation.doc_id)
+        paragraphs: dict[int, list[str]] = {}
+        focus = hit.citation.paragraph
+        for index in self._collection.doc_passages(doc):
+            number = int(self._collection.passage_paragraph[index])
+            if abs(number - focus) <= around:
+                paragraphs.setdefault(number, []).append(NOISE.sub("", self._collection.passage_text(index)))
+        return Context(hit.citation, focus, tuple((n, "".join(parts)) for n, parts in sorted(paragraphs.items())))
+
+    def _doc_number(self, doc_id: str) -> int:
+        for i, record in enumerate(self._collection.records):
+            if record.doc_id == doc_id:
+                return i
+        raise KeyError(doc_id)
 
     # -- questions ----------------------------------------------------------
 
@@ -172,7 +202,7 @@ class Retriever:
         ranked = self._index.top(index_terms(question), max(k, COVERAGE_POOL))
         if not ranked:
             return Answer(question, (), True, None, None, reason="no-match", missing_words=tuple(words))
-        weights = QuestionWords(words, self._known)
+        weights = QuestionWords(words, self._known, self._general.weight)
         kind = expects(question)
         # A passage counts as evidence only if it holds the kind of answer asked
         # for: a "which year" question is not answered by a passage with no year.

@@ -26,12 +26,13 @@ import numpy as np
 from retrieval.analysis import ANALYZER_VERSION
 from retrieval.collection import Collection, DocumentRecord
 from retrieval.errors import IndexFileError
+from retrieval.general_idf import GeneralIdf
 from retrieval.loading import Skipped, document_paths
 from retrieval.metadata import CATALOG_NAME
 from retrieval.ranking import B, K1, BM25Index
 from retrieval.vocabulary import Vocabulary
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 _ARRAYS = (
     "text_blob",
@@ -46,6 +47,9 @@ _ARRAYS = (
     "indices",
     "weights",
     "idf",
+    "general_blob",
+    "general_offsets",
+    "general_values",
 )
 
 
@@ -112,6 +116,7 @@ def save(
     index: BM25Index,
     stamps: list[FileStamp],
     skipped: list[Skipped],
+    general: GeneralIdf,
 ) -> None:
     """Write the index to `directory`, replacing what is there only once it is complete."""
     arrays = {
@@ -127,6 +132,9 @@ def save(
         "indices": index.indices,
         "weights": index.weights,
         "idf": index.idf_values,
+        "general_blob": general.vocabulary.blob,
+        "general_offsets": general.vocabulary.offsets,
+        "general_values": general.values,
     }
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".index-", dir=directory.parent))
@@ -149,6 +157,7 @@ def save(
             "skipped": [{"doc_id": s.doc_id, "reason": s.reason} for s in skipped],
             "array_bytes": sizes,
             "array_crc32": checksums,
+            "general_median": general.median,
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False), "utf-8")
         if directory.exists():
@@ -168,6 +177,7 @@ def remove(directory: Path) -> None:
 class LoadedIndex:
     collection: Collection
     index: BM25Index
+    general: GeneralIdf
     stamps: list[FileStamp]
     skipped: list[Skipped]
 
@@ -205,6 +215,7 @@ def load(directory: Path) -> LoadedIndex:
         stamps = [FileStamp(**s) for s in manifest["files"]]
         skipped = [Skipped(**s) for s in manifest["skipped"]]
         passages, terms = int(manifest["passages"]), int(manifest["terms"])
+        general_median = float(manifest["general_median"])
     except IndexFileError:
         raise
     except (OSError, ValueError, KeyError, TypeError) as error:
@@ -221,7 +232,10 @@ def load(directory: Path) -> LoadedIndex:
     )
     vocabulary = Vocabulary(arrays["vocabulary_blob"], arrays["vocabulary_offsets"])
     index = BM25Index(vocabulary, arrays["indptr"], arrays["indices"], arrays["weights"], arrays["idf"], passages)
-    return LoadedIndex(collection, index, stamps, skipped)
+    general = GeneralIdf(
+        Vocabulary(arrays["general_blob"], arrays["general_offsets"]), arrays["general_values"], general_median
+    )
+    return LoadedIndex(collection, index, general, stamps, skipped)
 
 
 def _check_shapes(directory: Path, a: dict[str, np.ndarray], documents: int, passages: int, terms: int) -> None:
@@ -233,6 +247,8 @@ def _check_shapes(directory: Path, a: dict[str, np.ndarray], documents: int, pas
         len(a["vocabulary_offsets"]) == terms + 1 and int(a["vocabulary_offsets"][-1]) == len(a["vocabulary_blob"]),
         len(a["indptr"]) == terms + 1 and int(a["indptr"][-1]) == nnz == len(a["weights"]),
         len(a["idf"]) == terms,
+        len(a["general_offsets"]) == len(a["general_values"]) + 1
+        and int(a["general_offsets"][-1]) == len(a["general_blob"]),
         a["spans"].ndim == 2 and (a["spans"].shape[1] == 2 if a["spans"].size else True),
     ]
     if not all(checks):

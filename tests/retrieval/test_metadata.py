@@ -75,3 +75,8 @@ def test_bad_catalog_is_a_clear_error(tmp_path, content, message):
     (tmp_path / "catalog.toml").write_text(content, "utf-8")
     with pytest.raises(CatalogError, match=message):
         Retriever.from_directory(tmp_path)
+
+
+def test_markdown_heading_marks_are_not_part_of_the_title(tmp_path):
+    (tmp_path / "a.md").write_text("# 拼多多的崛起\n\n拼多多是一家以拼团起家的社交电商公司,用户可以邀请好友一起拼单购买。", "utf-8")
+    assert Retriever.from_directory(tmp_path).documents[0].title == "拼多多的崛起"

@@ -88,7 +88,7 @@ def test_damaged_index_is_rebuilt_not_used(corpus, tmp_path, caplog, damage):
         (index_dir / "manifest.json").write_text(json.dumps(manifest), "utf-8")
     retriever = Retriever(corpus, index_dir=index_dir)
     assert retriever.index_status == "rebuilt: damaged"
-    assert "Rebuilding" in caplog.text
+    assert "正在重建" in caplog.text
     assert _ranking(retriever) == expected
     assert Retriever(corpus, index_dir=index_dir).index_status == "loaded"
 

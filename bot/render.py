@@ -1,0 +1,222 @@
+"""Answers to text for people: the terminal (rich), plain text, Telegram HTML, and JSON.
+
+Every adapter renders through this module, so an answer reads the same
+everywhere: the best sentence first, then the passages, each with its citation
+(《title》 · source · date · ¶n) and the question's words highlighted.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+from rich.console import Group
+from rich.padding import Padding
+from rich.text import Text
+
+from retrieval import Answer, Citation, Context, DocumentInfo, Hit
+
+HIGHLIGHT_STYLE = "bold yellow"
+CITATION_STYLE = "cyan"
+BEST_STYLE = "bold"
+
+REASONS = {
+    "empty": "问题里没有可以检索的词语(只有标点、表情或疑问词)。请换个说法,写出要找的人、事或词语。",
+    "no-match": "文档中没有与问题相关的内容。",
+    "unknown-words": "这些文档里找不到答案。",
+    "low-coverage": "这些文档里找不到答案。",
+}
+
+
+def citation_line(citation: Citation) -> str:
+    """《title》 · source · date · ¶n, leaving out what is unknown."""
+    parts = [f"《{citation.title}》"]
+    parts += [p for p in (citation.source, citation.date) if p]
+    parts.append(f"¶{citation.paragraph}")
+    return " · ".join(parts)
+
+
+def document_line(document: DocumentInfo) -> str:
+    parts = [f"《{document.title}》"] + [p for p in (document.source, document.date) if p]
+    return " · ".join(parts)
+
+
+def no_answer_text(answer: Answer) -> str:
+    """Why there is no answer, and what to try, in one or two sentences."""
+    text = REASONS.get(answer.reason or "", "这些文档里找不到答案。")
+    if answer.reason in ("unknown-words", "low-coverage", "no-match"):
+        if answer.missing_words:
+            text += f"(文档中没有出现: {'、'.join(answer.missing_words[:5])})"
+        text += " 可以用 {sources} 查看有哪些文档。"
+    return text
+
+
+# -- terminal (rich) ----------------------------------------------------------
+
+
+def _rich_hit_text(hit: Hit, max_chars: int | None = None) -> Text:
+    text = Text()
+    for piece, highlighted in _clipped_segments(hit, max_chars):
+        text.append(piece, style=HIGHLIGHT_STYLE if highlighted else None)
+    return text
+
+
+def rich_answer(answer: Answer, hits: Sequence[Hit] | None = None, first_number: int = 1) -> Group:
+    """The answer for a terminal; `hits` (default: all) lets `:more` show the next ones."""
+    parts: list = []
+    if answer.abstained:
+        parts.append(Text("没有答案: " + no_answer_text(answer).format(sources=":sources"), style="bold red"))
+        return Group(*parts)
+    if answer.best_sentence and hits is None:
+        parts.append(Text.assemble(("答: ", BEST_STYLE), (answer.best_sentence, BEST_STYLE)))
+        parts.append(Text(""))
+    for number, hit in enumerate(hits if hits is not None else answer.hits, start=first_number):
+        parts.append(Text(f"[{number}] {citation_line(hit.citation)}", style=CITATION_STYLE))
+        parts.append(Padding(_rich_hit_text(hit), (0, 0, 1, 4), expand=False))
+    return Group(*parts)
+
+
+def rich_context(context: Context) -> Group:
+    parts: list = [Text(citation_line(context.citation), style=CITATION_STYLE)]
+    for number, text in context.paragraphs:
+        style = None if number == context.focus else "dim"
+        parts.append(Padding(Text(f"¶{number}  {text}", style=style), (0, 0, 1, 2), expand=False))
+    return Group(*parts)
+
+
+# -- plain text ---------------------------------------------------------------
+
+
+def plain_answer(answer: Answer) -> str:
+    """The answer as plain text, no markup at all."""
+    if answer.abstained:
+        return "没有答案: " + no_answer_text(answer).format(sources=":sources")
+    lines = []
+    if answer.best_sentence:
+        lines += [f"答: {answer.best_sentence}", ""]
+    for hit in answer.hits:
+        lines.append(f"[{hit.rank}] {citation_line(hit.citation)}")
+        lines.extend("    " + line for line in hit.display_text.split("\n"))
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# -- JSON ---------------------------------------------------------------------
+
+
+def answer_json(answer: Answer) -> dict:
+    """A stable JSON document of the answer (described in the README)."""
+    return {
+        "question": answer.question,
+        "abstained": answer.abstained,
+        "reason": answer.reason,
+        "missing_words": list(answer.missing_words),
+        "best_sentence": answer.best_sentence,
+        "hits": [
+            {
+                "rank": hit.rank,
+                "score": hit.score,
+                "text": hit.text,
+                "display_text": hit.display_text,
+                "highlights": [list(span) for span in hit.highlights],
+                "start": hit.start,
+                "end": hit.end,
+                "citation": {
+                    "doc_id": hit.citation.doc_id,
+                    "title": hit.citation.title,
+                    "source": hit.citation.source,
+                    "date": hit.citation.date,
+                    "url": hit.citation.url,
+                    "paragraph": hit.citation.paragraph,
+                },
+            }
+            for hit in answer.hits
+        ],
+    }
+
+
+# -- Telegram HTML ------------------------------------------------------------
+
+TELEGRAM_LIMIT = 4096
+
+
+def _clipped_segments(hit: Hit, max_chars: int | None) -> list[tuple[str, bool]]:
+    """The hit's readable pieces, cut to about `max_chars` around the first highlight."""
+    pieces = hit.segments()
+    if max_chars is None:
+        return pieces
+    total = sum(len(p) for p, _ in pieces)
+    if total <= max_chars:
+        return pieces
+    # Start a little before the first highlighted word, so it is in view.
+    first = 0
+    position = 0
+    for piece, highlighted in pieces:
+        if highlighted:
+            first = position
+            break
+        position += len(piece)
+    start = max(0, min(first - max_chars // 4, total - max_chars))
+    end = start + max_chars
+    clipped: list[tuple[str, bool]] = []
+    position = 0
+    for piece, highlighted in pieces:
+        lo, hi = max(start, position), min(end, position + len(piece))
+        if lo < hi:
+            clipped.append((piece[lo - position : hi - position], highlighted))
+        position += len(piece)
+    if start > 0:
+        clipped.insert(0, ("…", False))
+    if end < total:
+        clipped.append(("…", False))
+    return clipped
+
+
+def html_hit(hit: Hit, number: int, max_chars: int | None = None) -> str:
+    body = "".join(
+        f"<b>{html.escape(piece)}</b>" if highlighted else html.escape(piece)
+        for piece, highlighted in _clipped_segments(hit, max_chars)
+    )
+    return f"<b>[{number}]</b> <i>{html.escape(citation_line(hit.citation))}</i>\n{body}"
+
+
+def html_answer(answer: Answer, hits: Sequence[Hit] | None = None, first_number: int = 1, limit: int = TELEGRAM_LIMIT) -> str:
+    """The answer as Telegram HTML, never longer than `limit` characters.
+
+    Passages are shortened around their highlighted words until the whole fits;
+    cuts fall between pieces of text, never inside a tag or an entity.
+    """
+    if answer.abstained:
+        return "没有找到答案。" + html.escape(no_answer_text(answer).format(sources="/sources"))
+    shown = list(hits if hits is not None else answer.hits)
+    head = ""
+    if answer.best_sentence and hits is None:
+        head = f"<b>答:</b> {html.escape(answer.best_sentence)}\n\n"
+    budget: int | None = None
+    while True:
+        blocks = [html_hit(hit, number, budget) for number, hit in enumerate(shown, start=first_number)]
+        message = head + "\n\n".join(blocks)
+        if len(message) <= limit:
+            return message
+        longest = max(len(hit.display_text) for hit in shown)
+        budget = min(budget or longest, longest) * 3 // 4
+        if budget < 60:
+            # Too many passages for one message even when short: drop the last.
+            if len(shown) > 1:
+                shown.pop()
+                budget = None
+                continue
+            return (head + html_hit(shown[0], first_number, 60))[:limit]
+
+
+def html_context(context: Context, limit: int = TELEGRAM_LIMIT) -> str:
+    lines = [f"<i>{html.escape(citation_line(context.citation))}</i>"]
+    for number, text in context.paragraphs:
+        body = html.escape(text)
+        lines.append(f"<b>¶{number}</b> {body}" if number == context.focus else f"¶{number} {body}")
+    message = "\n\n".join(lines)
+    if len(message) <= limit:
+        return message
+    focus = next(text for number, text in context.paragraphs if number == context.focus)
+    room = limit - len(lines[0]) - 40
+    return f"{lines[0]}\n\n<b>¶{context.focus}</b> {html.escape(focus[:room // 2])}…"

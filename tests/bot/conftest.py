@@ -1,0 +1,47 @@
+"""Helpers for driving the terminal adapter as a person would: in a subprocess or a pty."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def bot_env(tmp_path_factory) -> dict[str, str]:
+    """An environment with its own cache and data folders (no user files touched)."""
+    home = tmp_path_factory.mktemp("home")
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TELEGRAM_BOT_TOKEN")}
+    env.update(
+        {
+            "ZHDOCQA_CACHE_DIR": str(home / "cache"),
+            "XDG_DATA_HOME": str(home / "data"),
+            "HOME": str(home),
+            "TERM": "xterm-256color",
+            "COLUMNS": "100",
+            "LINES": "40",
+            "PYTHONIOENCODING": "utf-8",
+        }
+    )
+    return env
+
+
+@pytest.fixture
+def run_bot(bot_env):
+    """Run `python -m bot ARGS` to completion; returns the CompletedProcess."""
+
+    def run(*args: str, input: str | None = None, env: dict | None = None, timeout: float = 120):
+        return subprocess.run(
+            [sys.executable, "-m", "bot", *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            env={**bot_env, **(env or {})},
+            timeout=timeout,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+
+    return run

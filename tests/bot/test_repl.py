@@ -1,0 +1,99 @@
+"""The REPL driven through a pseudo-terminal, keystroke by keystroke."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+PROMPT = "问>"  # prompt_toolkit draws the trailing space as a cursor move
+ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[=>]|\r")
+
+
+@pytest.fixture
+def repl(bot_env):
+    child = pexpect.spawn(
+        sys.executable, ["-m", "bot"], env={**bot_env, "PROMPT_TOOLKIT_NO_CPR": "1"}, encoding="utf-8", timeout=60, dimensions=(40, 100),
+        cwd=str(Path(__file__).resolve().parents[2]),
+    )
+    child.expect("已载入 5 篇文档")
+    child.expect_exact(PROMPT)
+    yield child
+    child.close(force=True)
+
+
+def _screen(text: str) -> str:
+    return ANSI.sub("", text)
+
+
+# The next prompt: at the start of a line, after whatever the answer printed.
+NEXT_PROMPT = re.compile(r"\n(?:\x1b\[[0-9;?]*[ -/]*[@-~]|\r)*问>")
+
+
+def _ask(child, line: str) -> str:
+    child.sendline(line)
+    child.expect(NEXT_PROMPT)
+    return _screen(child.before)
+
+
+def test_question_shows_best_sentence_and_citation(repl):
+    out = _ask(repl, "腾讯模仿泡泡堂做了哪个游戏?")
+    assert "答:" in out
+    assert "[1] 《除了电商,阿里还需要一款真正的社交软件》 · ¶2" in out
+    assert "泡泡堂" in out
+
+
+def test_k_more_full_sources_and_unknown_command(repl):
+    assert "每次显示 2 段" in _ask(repl, ":k 2")
+    out = _ask(repl, "阿里巴巴花了多少钱入股新浪微博?")
+    assert "[2] " in out and "[3] " not in out
+    more = _ask(repl, ":more")
+    assert "[3] " in more and "[4] " in more and "[5] " not in more
+    full = _ask(repl, ":full 1")
+    assert "《阿里新浪共缔微电商》 · ¶1" in full
+    assert "¶2" in full  # the neighbouring paragraph too
+    sources = _ask(repl, ":sources")
+    for number in range(1, 6):
+        assert f"{number}. 《" in sources
+    assert "凤凰科技 · 2013-08-01 · 28 段" in sources
+    unknown = _ask(repl, ":frobnicate")
+    assert "未知命令 :frobnicate" in unknown and ":sources" in unknown
+
+
+def test_no_answer_points_to_sources(repl):
+    out = _ask(repl, "北京今天的空气质量怎么样?")
+    assert "没有答案" in out and ":sources" in out
+
+
+def test_ctrl_c_clears_a_half_typed_line(repl):
+    repl.send("阿里巴巴花了多少钱")
+    repl.sendcontrol("c")
+    repl.expect(NEXT_PROMPT)
+    out = _ask(repl, "腾讯模仿泡泡堂做了哪个游戏?")
+    # Only the new question was asked: its answer, not the discarded words'.
+    assert "《除了电商,阿里还需要一款真正的社交软件》 · ¶2" in out
+    assert "5.86亿美元" not in out
+
+
+def test_ctrl_d_exits_and_history_is_kept(repl, bot_env):
+    _ask(repl, "谁说来往是阿里的战术性产品?")
+    repl.sendcontrol("d")
+    repl.expect("再见")
+    repl.expect(pexpect.EOF)
+    repl.close()
+    assert repl.exitstatus == 0
+    history = Path(bot_env["XDG_DATA_HOME"]) / "zhdocqa" / "history"
+    assert "谁说来往是阿里的战术性产品?" in history.read_text("utf-8")
+
+
+def test_quit_command_and_wide_character_editing(repl):
+    # Type, erase two wide characters with backspace, finish: the edited line is asked.
+    repl.send("腾讯模仿泡泡堂做了哪个游戏?XX")
+    repl.send("\x7f\x7f")
+    out = _ask(repl, "")
+    assert "《除了电商,阿里还需要一款真正的社交软件》" in out
+    repl.sendline(":quit")
+    repl.expect(pexpect.EOF)
