@@ -20,9 +20,6 @@ from importlib import resources
 import jieba
 import opencc
 
-# Bumped whenever a change here changes the terms of any text: saved indexes
-# built with another version are rebuilt.
-ANALYZER_VERSION = "1"
 
 _TONE_VOWELS = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ"
 # "(yè)" after a CJK character: one pinyin syllable with a tone mark.

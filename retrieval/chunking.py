@@ -21,6 +21,8 @@ TINY_LINE = 12
 SEPARATOR = "\n"
 # Characters that cannot open a sentence: the line before was cut mid-sentence.
 _CONTINUATION = tuple(",，、;；:：)）」』”’")
+# Characters a line ends with when its sentence goes on in the next line.
+_UNFINISHED = tuple(",，、;；:：")
 _SENTENCE = re.compile(r"[^。！？!?;；\n]*(?:[。！？!?;；]+[”’」』)）\"']*|\n|$)")
 
 Span = tuple[int, int]
@@ -58,7 +60,7 @@ def paragraphs(lines: tuple[Line, ...] | list[Line]) -> list[list[Line]]:
     for line in lines:
         previous = groups[-1][-1] if groups and not pending else None
         if previous is not None and not ends_sentence(previous.text) and not _is_heading(previous):
-            if line.text.startswith(_CONTINUATION) or previous.text.endswith(_CONTINUATION):
+            if line.text.startswith(_CONTINUATION) or previous.text.endswith(_UNFINISHED):
                 groups[-1].append(line)
                 continue
         pending.append(line)

@@ -12,6 +12,7 @@ the arrays' shapes, so a truncated or damaged file is reported, never used.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import mmap
 import os
@@ -23,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.analysis import ANALYZER_VERSION
 from retrieval.collection import Collection, DocumentRecord
 from retrieval.errors import IndexFileError
 from retrieval.general_idf import GeneralIdf
@@ -33,6 +33,26 @@ from retrieval.ranking import B, K1, BM25Index
 from retrieval.vocabulary import Vocabulary
 
 FORMAT_VERSION = 3
+# Every module whose code decides what a passage is or which terms it has: an
+# index built by other code, or other jieba/OpenCC releases, is rebuilt.
+_PIPELINE = ("analysis.py", "cleaning.py", "chunking.py", "metadata.py", "documents.py", "loading.py",
+             "indexing.py", "ranking.py", "general_idf.py", "stopwords.txt")
+
+
+def _pipeline_version() -> str:
+    hasher = hashlib.blake2b(digest_size=8)
+    package = Path(__file__).resolve().parent
+    for name in _PIPELINE:
+        hasher.update((package / name).read_bytes())
+    for distribution in ("jieba", "opencc", "rank-bm25"):
+        try:
+            hasher.update(importlib.metadata.version(distribution).encode())
+        except importlib.metadata.PackageNotFoundError:
+            hasher.update(b"?")
+    return hasher.hexdigest()
+
+
+ANALYZER_VERSION = _pipeline_version()
 MANIFEST = "manifest.json"
 _ARRAYS = (
     "text_blob",
