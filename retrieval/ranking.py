@@ -126,8 +126,7 @@ class BM25Index:
     def scores(self, terms: list[str]) -> np.ndarray:
         """The score of every passage for `terms` (repeats count, as in rank-bm25)."""
         scores = np.zeros(self.size, dtype=np.float64)
-        for term in terms:
-            t = self._term(term)
+        for t in self.vocabulary.lookup_many(terms).tolist():
             if t < 0:
                 continue
             lo, hi = self.indptr[t], self.indptr[t + 1]
@@ -139,14 +138,11 @@ class BM25Index:
         """Up to `k` (passage, score) with a positive score, best first; ties by passage order."""
         if k <= 0 or not terms:
             return []
-        ids = [t for t in (self._term(term) for term in terms) if t >= 0]
-        if not ids:
-            return []
         scores = self.scores(terms)
-        touched = np.unique(np.concatenate([self.indices[self.indptr[t] : self.indptr[t + 1]] for t in ids]))
+        # Select among the passages that score at all: partitioning a million
+        # mostly-zero scores costs far more than finding the non-zero ones.
+        touched = np.flatnonzero(scores > 0)
         values = scores[touched]
-        keep = values > 0
-        touched, values = touched[keep], values[keep]
         if touched.size > k:
             # Every passage scoring at least the k-th best score, ties included.
             threshold = np.partition(values, touched.size - k)[touched.size - k]

@@ -63,12 +63,14 @@ _ARRAYS = (
     "spans",
     "vocabulary_blob",
     "vocabulary_offsets",
+    "vocabulary_keys",
     "indptr",
     "indices",
     "weights",
     "idf",
     "general_blob",
     "general_offsets",
+    "general_keys",
     "general_values",
 )
 
@@ -148,12 +150,14 @@ def save(
         "spans": collection.spans,
         "vocabulary_blob": index.vocabulary.blob,
         "vocabulary_offsets": index.vocabulary.offsets,
+        "vocabulary_keys": index.vocabulary.keys,
         "indptr": index.indptr,
         "indices": index.indices,
         "weights": index.weights,
         "idf": index.idf_values,
         "general_blob": general.vocabulary.blob,
         "general_offsets": general.vocabulary.offsets,
+        "general_keys": general.vocabulary.keys,
         "general_values": general.values,
     }
     directory.parent.mkdir(parents=True, exist_ok=True)
@@ -250,10 +254,12 @@ def load(directory: Path) -> LoadedIndex:
         arrays["span_ptr"],
         arrays["spans"],
     )
-    vocabulary = Vocabulary(arrays["vocabulary_blob"], arrays["vocabulary_offsets"])
+    vocabulary = Vocabulary(arrays["vocabulary_blob"], arrays["vocabulary_offsets"], arrays["vocabulary_keys"])
     index = BM25Index(vocabulary, arrays["indptr"], arrays["indices"], arrays["weights"], arrays["idf"], passages)
     general = GeneralIdf(
-        Vocabulary(arrays["general_blob"], arrays["general_offsets"]), arrays["general_values"], general_median
+        Vocabulary(arrays["general_blob"], arrays["general_offsets"], arrays["general_keys"]),
+        arrays["general_values"],
+        general_median,
     )
     return LoadedIndex(collection, index, general, stamps, skipped)
 
@@ -265,6 +271,7 @@ def _check_shapes(directory: Path, a: dict[str, np.ndarray], documents: int, pas
         len(a["passage_doc"]) == passages == len(a["passage_paragraph"]),
         len(a["span_ptr"]) == passages + 1 and int(a["span_ptr"][-1]) == len(a["spans"]),
         len(a["vocabulary_offsets"]) == terms + 1 and int(a["vocabulary_offsets"][-1]) == len(a["vocabulary_blob"]),
+        len(a["vocabulary_keys"]) == terms and len(a["general_keys"]) == len(a["general_values"]),
         len(a["indptr"]) == terms + 1 and int(a["indptr"][-1]) == nnz == len(a["weights"]),
         len(a["idf"]) == terms,
         len(a["general_offsets"]) == len(a["general_values"]) + 1

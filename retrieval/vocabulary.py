@@ -1,31 +1,37 @@
-"""The index's terms, sorted, stored as one UTF-8 blob that can be memory-mapped."""
+"""The index's terms, sorted, stored as arrays that can be memory-mapped.
+
+A term's id is its rank in UTF-8 byte order. Beside the UTF-8 blob of all
+terms, the vocabulary keeps every term's first KEY_BYTES bytes in a fixed-width
+array, sorted the same way, so that numpy's searchsorted finds any number of
+query terms in one call; the blob settles the rare terms that share a prefix.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+KEY_BYTES = 16
+
 
 class Vocabulary:
-    """Sorted distinct terms; a term's id is its rank in UTF-8 byte order.
+    """Sorted distinct terms: id <-> term, with vectorized lookups."""
 
-    Lookups bisect the blob, so a saved vocabulary is used straight from the
-    memory-mapped file without building a dict of millions of strings.
-    """
-
-    def __init__(self, blob: np.ndarray, offsets: np.ndarray) -> None:
-        self.blob = blob  # uint8
+    def __init__(self, blob: np.ndarray, offsets: np.ndarray, keys: np.ndarray) -> None:
+        self.blob = blob  # uint8: every term's UTF-8 bytes, in order
         self.offsets = offsets  # int64, len(terms) + 1
+        self.keys = keys  # S{KEY_BYTES}: each term's first bytes
         self._bytes = memoryview(blob) if blob.size else memoryview(b"")
 
     @classmethod
-    def from_sorted(cls, terms: list[str]) -> Vocabulary:
+    def from_sorted(cls, terms: Sequence[str]) -> Vocabulary:
         encoded = [t.encode("utf-8") for t in terms]
         offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
         np.cumsum([len(e) for e in encoded], out=offsets[1:])
         blob = np.frombuffer(b"".join(encoded), dtype=np.uint8).copy()
-        return cls(blob, offsets)
+        keys = np.array([e[:KEY_BYTES] for e in encoded], dtype=f"S{KEY_BYTES}")
+        return cls(blob, offsets, keys)
 
     @classmethod
     def from_terms(cls, terms: Iterable[str]) -> Vocabulary:
@@ -35,28 +41,36 @@ class Vocabulary:
         return len(self.offsets) - 1
 
     def term(self, index: int) -> str:
-        return bytes(self._bytes[self.offsets[index] : self.offsets[index + 1]]).decode("utf-8")
+        return self._term_bytes(index).decode("utf-8")
+
+    def _term_bytes(self, index: int) -> bytes:
+        return self._bytes[self.offsets[index] : self.offsets[index + 1]].tobytes()
 
     def lookup(self, term: str) -> int:
         """The term's id, or -1 when no passage has it."""
-        key = term.encode("utf-8")
-        lo, hi = 0, len(self)
-        offsets = self.offsets
-        view = self._bytes
-        while lo < hi:
-            mid = (lo + hi) // 2
-            candidate = view[offsets[mid] : offsets[mid + 1]].tobytes()
-            if candidate < key:
-                lo = mid + 1
-            elif candidate > key:
-                hi = mid
-            else:
-                return mid
-        return -1
+        return int(self.lookup_many([term])[0])
+
+    def lookup_many(self, terms: Sequence[str]) -> np.ndarray:
+        """The ids of `terms` (-1 for unknown ones), in one vectorized search."""
+        if not terms or not len(self):
+            return np.full(len(terms), -1, dtype=np.int64)
+        encoded = [t.encode("utf-8") for t in terms]
+        wanted = np.array([e[:KEY_BYTES] for e in encoded], dtype=f"S{KEY_BYTES}")
+        positions = np.searchsorted(self.keys, wanted)
+        ids = np.full(len(terms), -1, dtype=np.int64)
+        size = len(self)
+        for i, (full, position) in enumerate(zip(encoded, positions.tolist())):
+            key = full[:KEY_BYTES]
+            while position < size and self.keys[position] == key:
+                if len(full) <= KEY_BYTES or self._term_bytes(position) == full:
+                    ids[i] = position
+                    break
+                position += 1
+        return ids
 
 
 def sort_terms(terms: Iterable[str]) -> list[str]:
-    """Terms in UTF-8 byte order, the order lookups bisect in.
+    """Terms in UTF-8 byte order, the order lookups search in.
 
     For valid text, code point order (Python's) and UTF-8 byte order agree.
     """

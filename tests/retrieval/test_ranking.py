@@ -81,3 +81,15 @@ def test_common_terms_keep_a_positive_idf(synthetic_corpus):
     assert index.document_frequency("微信") > len(synthetic_corpus) / 2
     assert index.idf("微信") > 0
     assert index.idf("不在词表里") == 0.0
+
+
+def test_vocabulary_finds_terms_that_share_a_long_prefix():
+    from retrieval.vocabulary import Vocabulary
+
+    long_terms = ["中华人民共和国国务院办公厅", "中华人民共和国国务院新闻办公室", "中华人民共和国国务院", "a" * 40, "a" * 41]
+    vocabulary = Vocabulary.from_terms(long_terms + ["微信", "支付"])
+    for term in long_terms + ["微信", "支付"]:
+        assert vocabulary.term(vocabulary.lookup(term)) == term
+    ids = vocabulary.lookup_many(["中华人民共和国国务院办公", "a" * 42, "", "微信"])
+    assert ids[:3].tolist() == [-1, -1, -1]
+    assert vocabulary.term(int(ids[3])) == "微信"

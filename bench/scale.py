@@ -1,0 +1,323 @@
+"""Index at scale: build, memory, save/load and query speed, beside rank_bm25 and bm25s.
+
+    python bench/scale.py --shared ../shared [--sizes 10000 100000 1000000] [--queries 200]
+
+Synthetic collections are made from the CMRC 2018 and DRCD paragraphs of
+`--shared`/data: their sentences recombined (fixed seed) into passages of 2-5
+sentences, 50 passages to an article file, written to a temporary folder. Each
+size runs in fresh child processes, so peak RSS is that size's own:
+
+- ours: `Retriever(folder, index_dir=...)` builds (both cores) and saves; a
+  second process loads the saved index (including the check that the folder is
+  unchanged); queries time `BM25Index.top(terms, 10)`.
+- rank_bm25: the reference scorer over the same passage terms (10k and 100k).
+- bm25s: built from the same terms where it fits in memory; at 1M its index is
+  our weight matrix handed to it (its own build keeps Python lists of every
+  token), so the query figures compare the two retrieval paths on equal data.
+
+Every engine answers the same questions, as the same terms, with k=10;
+tokenization is not part of any query time. Figures, not tests: compare the
+ratios within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PASSAGES_PER_FILE = 50
+K = 10
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def load_material(shared: Path) -> tuple[list[str], list[str]]:
+    """The benchmark's sentences and questions."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from retrieval.chunking import sentence_spans
+    from retrieval.evaluate import load_benchmark
+
+    paragraphs, questions = load_benchmark(shared / "data")
+    sentences = []
+    for paragraph in paragraphs:
+        sentences.extend(paragraph[s:e] for s, e in sentence_spans(paragraph) if e - s >= 8)
+    return sentences, [q for q, _, _ in questions]
+
+
+def write_corpus(folder: Path, sentences: list[str], passages: int, seed: int = 2018) -> None:
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for start in range(0, passages, PASSAGES_PER_FILE):
+        count = min(PASSAGES_PER_FILE, passages - start)
+        body = []
+        for _ in range(count):
+            body.append("".join(rng.choice(sentences) for _ in range(rng.randint(2, 5))))
+        name = f"{start // PASSAGES_PER_FILE:06d}.txt"
+        (folder / name).write_text("\n\n".join(body) + "\n", "utf-8")
+
+
+def _timings(function, queries: list[list[str]]) -> dict[str, float]:
+    times = []
+    for terms in queries:
+        started = time.perf_counter()
+        function(terms)
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return {"p50_ms": statistics.median(times), "p95_ms": times[int(0.95 * (len(times) - 1))]}
+
+
+# -- children -------------------------------------------------------------------
+
+
+def child_build(folder: Path, index_dir: Path) -> dict:
+    from retrieval import Retriever
+
+    started = time.perf_counter()
+    retriever = Retriever(folder, index_dir=index_dir, progress=False)
+    total = time.perf_counter() - started
+    # Time the save alone by saving again to a scratch folder.
+    from retrieval import store
+
+    scratch = index_dir.parent / "save-timing"
+    started = time.perf_counter()
+    store.save(scratch, retriever._collection, retriever._index, [], [], retriever._general)
+    save = time.perf_counter() - started
+    shutil.rmtree(scratch, ignore_errors=True)
+    return {
+        "passages": len(retriever),
+        "terms": len(retriever._index.vocabulary),
+        "postings": int(len(retriever._index.indices)),
+        "build_s": total - save,
+        "save_s": save,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def child_query(folder: Path, index_dir: Path, questions: list[str]) -> dict:
+    started = time.perf_counter()
+    from retrieval import Retriever
+
+    imported = time.perf_counter()
+    retriever = Retriever(folder, index_dir=index_dir)
+    loaded = time.perf_counter()
+    assert retriever.index_status == "loaded", retriever.index_status
+    from retrieval.analysis import index_terms
+
+    queries = [index_terms(q) for q in questions]
+    index = retriever._index
+    result = _timings(lambda terms: index.top(terms, K), queries)
+    result.update({"load_s": loaded - imported, "import_s": imported - started, "peak_rss_mb": peak_rss_mb()})
+    return result
+
+
+def child_reference(index_dir: Path, questions: list[str], engine: str, folder: Path) -> dict:
+    import numpy as np
+
+    from retrieval.analysis import index_terms
+    from retrieval.loading import read_folder
+
+    # The passages' terms, analysed exactly as the index analyses them.
+    texts, _ = read_folder(folder)
+    started = time.perf_counter()
+    passage_terms = _analyse_terms(texts)
+    analyse_s = time.perf_counter() - started
+    queries = [index_terms(q) for q in questions]
+    if engine == "rank_bm25":
+        from retrieval.ranking import PositiveIdfBM25
+
+        started = time.perf_counter()
+        bm25 = PositiveIdfBM25(passage_terms, k1=1.5, b=0.75)
+        build = time.perf_counter() - started
+
+        def run(terms):
+            scores = bm25.get_scores(terms)
+            candidates = np.flatnonzero(scores > 0)
+            return candidates[np.lexsort((candidates, -scores[candidates]))][:K]
+
+    else:
+        import bm25s
+
+        started = time.perf_counter()
+        bm25 = bm25s.BM25(k1=1.5, b=0.75, method="lucene")
+        bm25.index(passage_terms, show_progress=False)
+        build = time.perf_counter() - started
+        vocab = bm25.vocab_dict
+
+        def run(terms):
+            known = [t for t in terms if t in vocab]
+            if known:
+                bm25.retrieve([known], k=K, show_progress=False, n_threads=1)
+
+    del passage_terms
+    result = _timings(run, queries)
+    result.update({"build_s": build, "analyse_s": analyse_s, "peak_rss_mb": peak_rss_mb()})
+    return result
+
+
+def child_bm25s_from_matrix(index_dir: Path, questions: list[str]) -> dict:
+    """bm25s querying our weight matrix, for sizes where its own build does not fit."""
+    import bm25s
+    import numpy as np
+
+    from retrieval import store
+    from retrieval.analysis import index_terms
+
+    loaded = store.load(index_dir)
+    index = loaded.index
+    bm25 = bm25s.BM25(k1=1.5, b=0.75, method="lucene")
+    bm25.scores = {
+        "data": np.asarray(index.weights, dtype=np.float32),
+        "indices": np.asarray(index.indices, dtype=np.int32),
+        "indptr": np.asarray(index.indptr),
+        "num_docs": index.size,
+    }
+    vocabulary = index.vocabulary
+    bm25.vocab_dict = _LazyVocab(vocabulary)
+    queries = [index_terms(q) for q in questions]
+
+    def run(terms):
+        known = [t for t in terms if vocabulary.lookup(t) >= 0]
+        if known:
+            bm25.retrieve([known], k=K, show_progress=False, n_threads=1)
+
+    result = _timings(run, queries)
+    result.update({"build_s": float("nan"), "peak_rss_mb": peak_rss_mb()})
+    return result
+
+
+class _LazyVocab(dict):
+    """A dict-like view of our vocabulary for bm25s (term -> id)."""
+
+    def __init__(self, vocabulary) -> None:
+        super().__init__()
+        self._vocabulary = vocabulary
+
+    def __getitem__(self, term):
+        index = self._vocabulary.lookup(term)
+        if index < 0:
+            raise KeyError(term)
+        return index
+
+    def __contains__(self, term) -> bool:
+        return self._vocabulary.lookup(term) >= 0
+
+    def get(self, term, default=None):
+        index = self._vocabulary.lookup(term)
+        return default if index < 0 else index
+
+    def __len__(self) -> int:
+        return len(self._vocabulary)
+
+
+def _analyse_terms(texts) -> list[list[str]]:
+    from retrieval.analysis import index_terms
+    from retrieval.chunking import chunk
+    from retrieval.documents import build_document
+
+    rows = []
+    for i, text in enumerate(texts):
+        document = build_document(text)
+        rows.extend(index_terms(p.text(document)) for p in chunk(document, i))
+    return rows
+
+
+# -- orchestration --------------------------------------------------------------
+
+
+def run_child(args: list[str]) -> dict:
+    result = subprocess.run(
+        [sys.executable, __file__, "--child", *args], capture_output=True, text=True, env={**os.environ}
+    )
+    if result.returncode != 0:
+        return {"error": result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed"}
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shared", type=Path, default=Path("../shared"))
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--reference-queries", type=int, default=20, help="queries for rank_bm25 (about 1 s each at 100k)")
+    parser.add_argument("--workdir", type=Path, help="where to write the synthetic folders (default: a temporary one)")
+    parser.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(_child(args.child)))
+        return
+    if not (args.shared / "data" / "cmrc2018_dev.json").is_file():
+        raise SystemExit(f"no benchmark data under {args.shared}/data: pass --shared")
+    sentences, questions = load_material(args.shared)
+    rng = random.Random(7)
+    sample = rng.sample(questions, min(args.queries, len(questions)))
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="zhdocqa-bench-"))
+    questions_file = workdir / "questions.json"
+    workdir.mkdir(parents=True, exist_ok=True)
+    questions_file.write_text(json.dumps(sample, ensure_ascii=False), "utf-8")
+    reference_file = workdir / "reference_questions.json"
+    reference_file.write_text(json.dumps(sample[: args.reference_queries], ensure_ascii=False), "utf-8")
+    print(f"{len(sentences)} sentences from CMRC 2018 + DRCD; {len(sample)} questions; work folder {workdir}")
+    print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}", flush=True)
+    for size in args.sizes:
+        folder, index_dir = workdir / f"corpus-{size}", workdir / f"index-{size}"
+        started = time.perf_counter()
+        write_corpus(folder, sentences, size)
+        print(f"\n== {size:,} passages ({size // PASSAGES_PER_FILE:,} files, written in {time.perf_counter() - started:.0f} s)", flush=True)
+        build = run_child(["build", str(folder), str(index_dir)])
+        print(f"ours      build {build.get('build_s', float('nan')):8.1f} s   save {build.get('save_s', float('nan')):.2f} s"
+              f"   peak RSS {build.get('peak_rss_mb', float('nan')):,.0f} MB   ({build.get('passages', '?')} passages,"
+              f" {build.get('terms', '?')} terms, {build.get('postings', '?')} postings) {build.get('error', '')}", flush=True)
+        query = run_child(["query", str(folder), str(index_dir), str(questions_file)])
+        print(f"ours      load  {query.get('load_s', float('nan')):8.2f} s   query p50 {query.get('p50_ms', float('nan')):.2f} ms"
+              f"  p95 {query.get('p95_ms', float('nan')):.2f} ms   peak RSS {query.get('peak_rss_mb', float('nan')):,.0f} MB"
+              f" {query.get('error', '')}", flush=True)
+        engines = []
+        if size <= 100_000:
+            engines.append(("rank_bm25", ["reference", str(index_dir), str(reference_file), "rank_bm25", str(folder)]))
+            engines.append(("bm25s", ["reference", str(index_dir), str(questions_file), "bm25s", str(folder)]))
+        else:
+            engines.append(("bm25s*", ["bm25s-matrix", str(index_dir), str(questions_file)]))
+        for name, child_args in engines:
+            other = run_child(child_args)
+            if "error" in other:
+                print(f"{name:<9} failed: {other['error']}", flush=True)
+                continue
+            ratio = other["p50_ms"] / query["p50_ms"] if query.get("p50_ms") else float("nan")
+            print(f"{name:<9} build {other['build_s']:8.1f} s   query p50 {other['p50_ms']:.2f} ms  p95 {other['p95_ms']:.2f} ms"
+                  f"   peak RSS {other['peak_rss_mb']:,.0f} MB   ours is {ratio:,.1f}x faster (p50)", flush=True)
+        if not args.workdir:
+            shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(index_dir, ignore_errors=True)
+    if not args.workdir:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print("\n* bm25s querying our weight matrix: its own build keeps Python lists of every token, beyond this machine at 1M.")
+
+
+def _child(argv: list[str]) -> dict:
+    kind = argv[0]
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    if kind == "build":
+        return child_build(Path(argv[1]), Path(argv[2]))
+    if kind == "query":
+        return child_query(Path(argv[1]), Path(argv[2]), json.loads(Path(argv[3]).read_text("utf-8")))
+    if kind == "reference":
+        return child_reference(Path(argv[1]), json.loads(Path(argv[2]).read_text("utf-8")), argv[3], Path(argv[4]))
+    if kind == "bm25s-matrix":
+        return child_bm25s_from_matrix(Path(argv[1]), json.loads(Path(argv[2]).read_text("utf-8")))
+    raise SystemExit(f"unknown child {kind}")
+
+
+if __name__ == "__main__":
+    main()
