@@ -210,13 +210,35 @@ def html_answer(answer: Answer, hits: Sequence[Hit] | None = None, first_number:
 
 
 def html_context(context: Context, limit: int = TELEGRAM_LIMIT) -> str:
-    lines = [f"<i>{html.escape(citation_line(context.citation))}</i>"]
-    for number, text in context.paragraphs:
+    """A paragraph and its neighbours as Telegram HTML; the neighbours go first when it is too long."""
+    head = f"<i>{html.escape(citation_line(context.citation))}</i>"
+
+    def paragraph(number: int, text: str) -> str:
         body = html.escape(text)
-        lines.append(f"<b>¶{number}</b> {body}" if number == context.focus else f"¶{number} {body}")
-    message = "\n\n".join(lines)
+        return f"<b>¶{number}</b> {body}" if number == context.focus else f"¶{number} {body}"
+
+    message = "\n\n".join([head] + [paragraph(n, t) for n, t in context.paragraphs])
     if len(message) <= limit:
         return message
     focus = next(text for number, text in context.paragraphs if number == context.focus)
-    room = limit - len(lines[0]) - 40
-    return f"{lines[0]}\n\n<b>¶{context.focus}</b> {html.escape(focus[:room // 2])}…"
+    # Cut the plain text, then escape: a cut never falls inside an entity or a tag.
+    keep = len(focus)
+    while True:
+        message = f"{head}\n\n{paragraph(context.focus, focus[:keep])}…"
+        if len(message) <= limit:
+            return message
+        keep = keep * 9 // 10
+
+
+def html_document(document: DocumentInfo) -> str:
+    """One document's details for /source N."""
+    lines = [f"<b>{document.number}. 《{html.escape(document.title)}》</b>"]
+    if document.source:
+        lines.append(f"来源: {html.escape(document.source)}")
+    if document.date:
+        lines.append(f"日期: {html.escape(document.date)}")
+    if document.url:
+        lines.append(f'链接: <a href="{html.escape(document.url, quote=True)}">{html.escape(document.url)}</a>')
+    lines.append(f"段落数: {document.passages}")
+    lines.append(f"文件: {html.escape(document.doc_id)}")
+    return "\n".join(lines)

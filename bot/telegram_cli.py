@@ -1,0 +1,144 @@
+"""`python -m bot telegram`: settings from flags and the environment, then run the bot.
+
+    TELEGRAM_BOT_TOKEN=... python -m bot telegram [--corpus DIR]
+    python -m bot telegram --token ... --base-url http://127.0.0.1:8081
+    python -m bot telegram --webhook-url https://example.com/hook --port 8443
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from urllib.parse import urlsplit
+
+from telegram import Update
+from telegram.error import InvalidToken, NetworkError, TelegramError
+
+from retrieval import RetrievalError
+
+DEFAULT_RATE = 20
+
+
+def add_parser(commands, common: argparse.ArgumentParser) -> None:
+    parser = commands.add_parser("telegram", parents=[common], help="运行 Telegram 机器人")
+    parser.add_argument("--token", help="机器人令牌(默认读取环境变量 TELEGRAM_BOT_TOKEN)")
+    parser.add_argument("--base-url", help="Bot API 服务器地址(默认 https://api.telegram.org;也可用 TELEGRAM_BASE_URL)")
+    parser.add_argument("--webhook-url", help="以 webhook 方式运行:Telegram 推送更新的公开地址")
+    parser.add_argument("--port", type=int, default=8443, help="webhook 监听端口(默认 8443)")
+    parser.add_argument("--listen", default="0.0.0.0", help="webhook 监听地址(默认 0.0.0.0)")
+    parser.add_argument(
+        "--webhook-secret", help="webhook 密钥:Telegram 在每个请求头中带上它(也可用 TELEGRAM_WEBHOOK_SECRET)"
+    )
+    parser.add_argument(
+        "--allow", help="只为这些聊天或用户 id 服务,逗号分隔(也可用 TELEGRAM_ALLOWED_IDS);默认不限"
+    )
+    parser.add_argument("--verbose", action="store_true", help="日志中包含完整的异常堆栈")
+    parser.add_argument(
+        "--rate-limit", type=int, help=f"每个用户每分钟最多提问数(默认 {DEFAULT_RATE};也可用 TELEGRAM_RATE_LIMIT)"
+    )
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats log records with every occurrence of the secret replaced: no token in any log line.
+
+    Exceptions are summed up in one line ("NetworkError: ...") unless `tracebacks`.
+    """
+
+    def __init__(self, secret: str, fmt: str, tracebacks: bool = False) -> None:
+        super().__init__(fmt)
+        self._secret = secret
+        self._tracebacks = tracebacks
+
+    def formatException(self, exc_info) -> str:
+        if self._tracebacks:
+            return super().formatException(exc_info)
+        error = exc_info[1]
+        return f"  ({type(error).__name__}: {error})"
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.exc_text = None  # formatted anew by this formatter, never by another's cache
+        text = super().format(record)
+        return text.replace(self._secret, "[TOKEN]") if self._secret else text
+
+
+def configure_logging(token: str, tracebacks: bool = False) -> None:
+    """Log lines to stderr, the token redacted; httpx (which logs request URLs) kept quiet."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        RedactingFormatter(token, "%(asctime)s %(levelname)s %(name)s: %(message)s", tracebacks=tracebacks)
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def parse_ids(text: str | None) -> frozenset[int] | None:
+    if not text:
+        return None
+    ids = set()
+    for part in text.replace(";", ",").split(","):
+        part = part.strip()
+        if part:
+            ids.add(int(part))
+    return frozenset(ids)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bot.__main__ import open_retriever
+    from bot.telegram_bot import BotSettings, build_application
+
+    token = (args.token or os.environ.get("TELEGRAM_BOT_TOKEN") or "").strip()
+    if not token:
+        print("错误: 没有机器人令牌。请设置环境变量 TELEGRAM_BOT_TOKEN,或用 --token 指定(向 @BotFather 申请)。", file=sys.stderr)
+        return 2
+    configure_logging(token, tracebacks=args.verbose)
+    try:
+        allowed = parse_ids(args.allow or os.environ.get("TELEGRAM_ALLOWED_IDS"))
+        rate = args.rate_limit or int(os.environ.get("TELEGRAM_RATE_LIMIT") or DEFAULT_RATE)
+    except ValueError:
+        print("错误: --allow / TELEGRAM_ALLOWED_IDS 应为逗号分隔的整数 id,--rate-limit 应为整数。", file=sys.stderr)
+        return 2
+    if rate < 1:
+        print("错误: --rate-limit 至少为 1。", file=sys.stderr)
+        return 2
+    try:
+        retriever = open_retriever(args.corpus)
+    except RetrievalError as error:
+        print(f"错误: {error}", file=sys.stderr)
+        return 2
+    settings = BotSettings(k=args.k, allowed_ids=allowed, questions_per_minute=rate)
+    base_url = args.base_url or os.environ.get("TELEGRAM_BASE_URL")
+    application = build_application(token, retriever, settings, base_url=base_url)
+    try:
+        if args.webhook_url:
+            path = urlsplit(args.webhook_url).path.strip("/") or "telegram"
+            application.run_webhook(
+                listen=args.listen,
+                port=args.port,
+                url_path=path,
+                webhook_url=args.webhook_url,
+                secret_token=args.webhook_secret or os.environ.get("TELEGRAM_WEBHOOK_SECRET") or None,
+                allowed_updates=Update.ALL_TYPES,
+                close_loop=False,
+            )
+        else:
+            application.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=False)
+    except InvalidToken:
+        print("错误: Telegram 拒绝了这个令牌。请检查 TELEGRAM_BOT_TOKEN 或 --token(可向 @BotFather 重新获取)。", file=sys.stderr)
+        return 1
+    except NetworkError as error:
+        print(f"错误: 无法连接 Telegram ({_redact(str(error), token)})。请检查网络或 --base-url。", file=sys.stderr)
+        return 1
+    except TelegramError as error:
+        print(f"错误: Telegram 返回错误: {_redact(str(error), token)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _redact(text: str, token: str) -> str:
+    return text.replace(token, "[TOKEN]")

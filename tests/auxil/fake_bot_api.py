@@ -1,0 +1,276 @@
+"""A small fake Telegram Bot API server on 127.0.0.1, for end-to-end tests of the bot.
+
+It speaks just enough of the Bot API for python-telegram-bot's real HTTP stack:
+getMe, deleteWebhook, getUpdates (long polling from a queue), sendMessage,
+editMessageText, answerCallbackQuery, setMyCommands, sendChatAction. It records
+every call, and can be told to fail the next calls of a method with a 429
+(retry_after), a 500, or a dropped connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+BOT_ID = 777000111
+BOT_USERNAME = "zhdocqa_test_bot"
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict
+    at: float = field(default_factory=time.monotonic)
+
+
+class FakeBotApi:
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.calls: list[Call] = []
+        self.failures: dict[str, list[str]] = {}
+        self._updates: list[dict] = []
+        self._condition = threading.Condition()
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1000)
+        self.enqueued_at: dict[int, float] = {}  # user message id -> when it was queued
+        self.bot_user = {"id": BOT_ID, "is_bot": True, "first_name": "文档问答", "username": BOT_USERNAME}
+        self._server: ThreadingHTTPServer | None = None
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def start(self) -> str:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:  # keep test output clean
+                pass
+
+            def do_POST(self) -> None:
+                api._handle(self)
+
+            do_GET = do_POST
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self.url
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            with self._condition:
+                self._condition.notify_all()
+            self._server.shutdown()
+            self._server.server_close()
+
+    # -- what the tests do ----------------------------------------------------------
+
+    def fail_next(self, method: str, *kinds: str) -> None:
+        """Fail the next calls of `method`: "429", "500" or "drop" each."""
+        with self._condition:
+            self.failures.setdefault(method, []).extend(kinds)
+
+    def push(self, update: dict) -> dict:
+        with self._condition:
+            update["update_id"] = next(self._update_ids)
+            self._updates.append(update)
+            message = update.get("message")
+            if message:
+                self.enqueued_at[message["message_id"]] = time.monotonic()
+            self._condition.notify_all()
+        return update
+
+    def user_message(
+        self,
+        chat_id: int,
+        text: str | None = None,
+        *,
+        user_id: int | None = None,
+        chat_type: str = "private",
+        reply_to: dict | None = None,
+        extra: dict | None = None,
+    ) -> dict:
+        user = {"id": user_id or chat_id, "is_bot": False, "first_name": "用户"}
+        chat = {"id": chat_id, "type": chat_type}
+        if chat_type == "private":
+            chat["first_name"] = "用户"
+        else:
+            chat["title"] = "测试群"
+        message = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat, "from": user}
+        if text is not None:
+            message["text"] = text
+            entities = []
+            if text.startswith("/"):
+                entities.append({"type": "bot_command", "offset": 0, "length": len(text.split()[0])})
+            mention = f"@{BOT_USERNAME}"
+            if mention in text and not text.startswith("/"):
+                entities.append({"type": "mention", "offset": _utf16_len(text[: text.index(mention)]), "length": len(mention)})
+            if entities:
+                message["entities"] = entities
+        if reply_to is not None:
+            message["reply_to_message"] = reply_to
+        message.update(extra or {})
+        return self.push({"message": message})["message"]
+
+    def press(self, chat_id: int, bot_message: dict, data: str, user_id: int | None = None) -> None:
+        user = {"id": user_id or chat_id, "is_bot": False, "first_name": "用户"}
+        self.push(
+            {
+                "callback_query": {
+                    "id": f"cq{next(self._update_ids)}",
+                    "from": user,
+                    "chat_instance": "ci",
+                    "data": data,
+                    "message": bot_message,
+                }
+            }
+        )
+
+    def sent(self, chat_id: int | None = None, method: str = "sendMessage") -> list[dict]:
+        with self._condition:
+            calls = [c for c in self.calls if c.method == method]
+        return [c.params for c in calls if chat_id is None or int(c.params.get("chat_id", 0)) == chat_id]
+
+    def called(self, method: str) -> list[dict]:
+        with self._condition:
+            return [c.params for c in self.calls if c.method == method]
+
+    async def wait_for(self, predicate, timeout: float = 20.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = predicate()
+            if result:
+                return result
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"timed out after {timeout} s waiting for the bot")
+
+    async def settle(self, seconds: float = 0.6) -> None:
+        """Let the bot work a moment with nothing new (to check that it sends nothing more)."""
+        await asyncio.sleep(seconds)
+
+    # -- the server -------------------------------------------------------------------------
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else b""
+        parts = handler.path.strip("/").split("/")
+        if len(parts) != 2 or not parts[0].startswith("bot"):
+            return self._reply(handler, 404, {"ok": False, "error_code": 404, "description": "Not Found"})
+        token, method = parts[0][3:], parts[1]
+        if token != self.token:
+            return self._reply(handler, 401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
+        params = _parse(body, handler.headers.get("Content-Type", ""))
+        with self._condition:
+            failure = self.failures.get(method, []).pop(0) if self.failures.get(method) else None
+            self.calls.append(Call(method, params))
+        if failure == "429":
+            return self._reply(
+                handler, 429,
+                {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 1", "parameters": {"retry_after": 1}},
+            )
+        if failure == "500":
+            return self._reply(handler, 500, {"ok": False, "error_code": 500, "description": "Internal Server Error"})
+        if failure == "drop":
+            handler.close_connection = True
+            handler.connection.close()
+            return None
+        result = getattr(self, f"_api_{method}", None)
+        if result is None:
+            return self._reply(handler, 404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"})
+        return self._reply(handler, 200, {"ok": True, "result": result(params)})
+
+    def _reply(self, handler: BaseHTTPRequestHandler, status: int, payload: dict) -> None:
+        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        try:
+            handler.send_response(status)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    # -- methods ----------------------------------------------------------------------------
+
+    def _api_getMe(self, params: dict) -> dict:
+        return self.bot_user
+
+    def _api_deleteWebhook(self, params: dict) -> bool:
+        return True
+
+    def _api_setWebhook(self, params: dict) -> bool:
+        return True
+
+    def _api_setMyCommands(self, params: dict) -> bool:
+        return True
+
+    def _api_sendChatAction(self, params: dict) -> bool:
+        return True
+
+    def _api_answerCallbackQuery(self, params: dict) -> bool:
+        return True
+
+    def _api_getUpdates(self, params: dict) -> list[dict]:
+        offset = int(params.get("offset") or 0)
+        timeout = float(params.get("timeout") or 0)
+        deadline = time.monotonic() + timeout
+        with self._condition:
+            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+            while not self._updates and time.monotonic() < deadline:
+                self._condition.wait(timeout=max(0.0, deadline - time.monotonic()))
+            return list(self._updates[: int(params.get("limit") or 100)])
+
+    def _message(self, params: dict) -> dict:
+        chat_id = int(params["chat_id"])
+        chat = {"id": chat_id, "type": "private" if chat_id > 0 else "group"}
+        if chat_id > 0:
+            chat["first_name"] = "用户"
+        else:
+            chat["title"] = "测试群"
+        message = {
+            "message_id": int(params.get("message_id") or next(self._message_ids)),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": self.bot_user,
+            "text": params.get("text", ""),
+        }
+        if params.get("reply_markup"):
+            message["reply_markup"] = params["reply_markup"]
+        return message
+
+    def _api_sendMessage(self, params: dict) -> dict:
+        return self._message(params)
+
+    def _api_editMessageText(self, params: dict) -> dict:
+        return self._message(params)
+
+
+def _parse(body: bytes, content_type: str) -> dict:
+    if not body:
+        return {}
+    if "json" in content_type:
+        return json.loads(body)
+    fields = {k: v[-1] for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()}
+    for key in ("reply_markup", "reply_parameters", "commands", "allowed_updates", "link_preview_options", "entities"):
+        if key in fields:
+            try:
+                fields[key] = json.loads(fields[key])
+            except json.JSONDecodeError:
+                pass
+    return fields
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2

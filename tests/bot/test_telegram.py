@@ -1,0 +1,270 @@
+"""The Telegram bot end to end: the real Application and HTTP stack against a fake Bot API on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import statistics
+import time
+
+import pytest
+from telegram import Update
+
+from bot.telegram_bot import NOT_ALLOWED, STALE_BUTTON, BotSettings, build_application
+from retrieval import Retriever
+from tests.auxil.fake_bot_api import BOT_ID, BOT_USERNAME, FakeBotApi
+from tests.auxil.telegram_html import telegram_html_errors
+
+TOKEN = "123456:TEST-token-never-logged"
+PRIVATE = 1001
+
+
+async def _running(api: FakeBotApi, retriever: Retriever, settings: BotSettings):
+    application = build_application(TOKEN, retriever, settings, base_url=api.url)
+    await application.initialize()
+    await application.bot_data["telegram_bot"].post_init(application)
+    await application.start()
+    await application.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=Update.ALL_TYPES)
+    return application
+
+
+async def _stop(application) -> None:
+    await application.updater.stop()
+    await application.stop()
+    await application.shutdown()
+
+
+@pytest.fixture
+def api():
+    server = FakeBotApi(TOKEN)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def bot(api, seeds):
+    application = await _running(api, seeds, BotSettings(k=3, retry_backoff_seconds=0.05))
+    yield application
+    await _stop(application)
+
+
+def _replies(api: FakeBotApi, chat_id: int) -> list[dict]:
+    return api.sent(chat_id)
+
+
+def _text(params: dict) -> str:
+    return params.get("text", "")
+
+
+def _visible(html_text: str) -> str:
+    return re.sub(r"<[^>]+>", "", html_text).replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&amp;", "&")
+
+
+def _all_html_is_valid(api: FakeBotApi) -> None:
+    for params in api.sent() + api.called("editMessageText"):
+        if params.get("parse_mode") == "HTML":
+            assert telegram_html_errors(params["text"]) == [], params["text"][:200]
+        assert len(params["text"]) <= 4096
+
+
+async def test_private_question_gets_one_answer_with_its_citation(api, bot):
+    question = api.user_message(PRIVATE, "腾讯模仿泡泡堂做了哪个游戏?")
+    replies = await api.wait_for(lambda: _replies(api, PRIVATE))
+    await api.settle()
+    assert len(_replies(api, PRIVATE)) == 1
+    reply = replies[0]
+    assert reply["parse_mode"] == "HTML"
+    assert reply["reply_parameters"]["message_id"] == question["message_id"]
+    text = reply["text"]
+    assert text.startswith("<b>答:</b>")
+    assert "《除了电商,阿里还需要一款真正的社交软件》 · ¶2" in text
+    assert re.search(r"<b>[^<]*泡泡堂[^<]*</b>", text)  # matched words in bold
+    buttons = [b for row in reply["reply_markup"]["inline_keyboard"] for b in row]
+    assert [b["text"] for b in buttons] == ["全文 1", "全文 2", "全文 3", "更多"]
+    assert all(len(b["callback_data"].encode()) <= 64 for b in buttons)
+    assert all("泡泡堂" not in b["callback_data"] for b in buttons)
+    assert api.called("sendChatAction")[0]["action"] == "typing"
+    commands = api.called("setMyCommands")[0]["commands"]
+    assert {c["command"] for c in commands} >= {"start", "help", "sources", "source", "ask"}
+    assert all(re.search(r"[\u4e00-\u9fff]", c["description"]) for c in commands)
+    _all_html_is_valid(api)
+
+
+async def test_simplified_question_about_the_traditional_article(api, bot):
+    api.user_message(PRIVATE, "微博和淘宝电影合作预售,4天卖了多少张票?")
+    reply = (await api.wait_for(lambda: _replies(api, PRIVATE)))[0]
+    assert "中國產業發展研究網 · 2015-07-10" in reply["text"]
+    assert "60多萬張影票" in _visible(reply["text"])
+    assert "(yè)" not in reply["text"]
+
+
+async def test_unanswerable_question_says_so_and_suggests_sources(api, bot):
+    api.user_message(PRIVATE, "北京今天的空气质量怎么样?")
+    reply = (await api.wait_for(lambda: _replies(api, PRIVATE)))[0]
+    assert reply["text"].startswith("没有找到答案")
+    assert "/sources" in reply["text"]
+    assert "reply_markup" not in reply
+
+
+async def test_group_chatter_is_ignored_but_mentions_ask_and_replies_are_answered(api, bot):
+    group = -5001
+    api.user_message(group, "今天中午吃什么?", user_id=11, chat_type="group")
+    api.user_message(group, "阿里巴巴花了多少钱入股新浪微博?", user_id=11, chat_type="group")
+    await api.settle(1.0)
+    assert _replies(api, group) == []
+    api.user_message(group, f"@{BOT_USERNAME} 腾讯模仿泡泡堂做了哪个游戏?", user_id=11, chat_type="group")
+    first = (await api.wait_for(lambda: _replies(api, group)))[0]
+    assert "泡泡堂" in _visible(first["text"])
+    api.user_message(group, f"/ask@{BOT_USERNAME} 谁说来往是阿里的战术性产品?", user_id=12, chat_type="group")
+    await api.wait_for(lambda: len(_replies(api, group)) >= 2)
+    assert "陆兆禧" in _visible(_replies(api, group)[1]["text"])
+    bot_message = {"message_id": 4242, "date": int(time.time()), "chat": {"id": group, "type": "group", "title": "测试群"},
+                   "from": {"id": BOT_ID, "is_bot": True, "first_name": "文档问答", "username": BOT_USERNAME}, "text": "..."}
+    api.user_message(group, "易商讯这篇红包大战的文章是哪天发布的?", user_id=13, chat_type="group", reply_to=bot_message)
+    await api.wait_for(lambda: len(_replies(api, group)) >= 3)
+    assert "2016-06-15" in _replies(api, group)[2]["text"]
+    # A reply to another person is chatter.
+    other = dict(bot_message, **{"from": {"id": 99, "is_bot": False, "first_name": "别人"}})
+    api.user_message(group, "微信支付是哪一年上线的?", user_id=13, chat_type="group", reply_to=other)
+    await api.settle(1.0)
+    assert len(_replies(api, group)) == 3
+    _all_html_is_valid(api)
+
+
+async def test_more_full_and_stale_buttons(api, bot):
+    api.user_message(PRIVATE, "阿里巴巴花了多少钱入股新浪微博?")
+    answer = (await api.wait_for(lambda: _replies(api, PRIVATE)))[0]
+    buttons = {b["text"]: b["callback_data"] for row in answer["reply_markup"]["inline_keyboard"] for b in row}
+    bot_message = {"message_id": 5000, "date": int(time.time()), "chat": {"id": PRIVATE, "type": "private", "first_name": "用户"},
+                   "from": {"id": BOT_ID, "is_bot": True, "first_name": "文档问答"}, "text": "答"}
+    api.press(PRIVATE, bot_message, buttons["更多"])
+    more = (await api.wait_for(lambda: _replies(api, PRIVATE)[1:]))[0]
+    assert "<b>[4]</b>" in more["text"] and "<b>[1]</b>" not in more["text"]
+    more_buttons = [b["text"] for row in more["reply_markup"]["inline_keyboard"] for b in row]
+    assert more_buttons[:3] == ["全文 4", "全文 5", "全文 6"]
+    api.press(PRIVATE, bot_message, buttons["全文 1"])
+    full = (await api.wait_for(lambda: _replies(api, PRIVATE)[2:]))[0]
+    assert "《阿里新浪共缔微电商》 · ¶1" in full["text"]
+    assert "<b>¶1</b>" in full["text"] and "¶2" in full["text"]
+    api.press(PRIVATE, bot_message, "m:expired1")
+    stale = (await api.wait_for(lambda: _replies(api, PRIVATE)[3:]))[0]
+    assert stale["text"] == STALE_BUTTON
+    answers = api.called("answerCallbackQuery")
+    assert len(answers) == 3 and answers[-1]["text"] == STALE_BUTTON
+    _all_html_is_valid(api)
+
+
+async def test_start_help_sources_source_and_a_sticker(api, bot):
+    for text in ("/start", "/help", "/sources", "/source 2", "/source 99"):
+        api.user_message(PRIVATE, text)
+        count = len(_replies(api, PRIVATE))
+        await api.wait_for(lambda: len(_replies(api, PRIVATE)) > count)
+    start, help_, sources, source, bad = [_text(r) for r in _replies(api, PRIVATE)]
+    assert "5 篇文档" in start and "/sources" in start and "阿里巴巴花了多少钱入股新浪微博?" in start
+    assert help_ == start
+    assert "1. 《阿Q之战:阿里掐断微信淘宝数据接口 与新浪微博账号打通》 · 凤凰科技 · 2013-08-01" in sources
+    assert "5. 《除了电商,阿里还需要一款真正的社交软件》" in sources
+    assert "《阿里新浪共缔微电商》" in source and "段落数: 81" in source
+    assert "用法: /source 编号" in bad
+    sticker = {"file_id": "s1", "file_unique_id": "u1", "type": "regular", "width": 512, "height": 512,
+               "is_animated": False, "is_video": False}
+    api.user_message(PRIVATE, None, extra={"sticker": sticker})
+    await api.wait_for(lambda: len(_replies(api, PRIVATE)) == 6)
+    assert "只能回答文字问题" in _text(_replies(api, PRIVATE)[5])
+    _all_html_is_valid(api)
+
+
+async def test_allowlist_refuses_others_with_nothing_from_the_corpus(api, seeds):
+    application = await _running(api, seeds, BotSettings(allowed_ids=frozenset({PRIVATE, -7000})))
+    try:
+        api.user_message(2002, "阿里巴巴花了多少钱入股新浪微博?")
+        api.user_message(2002, "/sources")
+        await api.wait_for(lambda: len(_replies(api, 2002)) == 2)
+        assert [_text(r) for r in _replies(api, 2002)] == [NOT_ALLOWED, NOT_ALLOWED]
+        api.user_message(PRIVATE, "阿里巴巴花了多少钱入股新浪微博?")
+        assert "5.86亿美元" in _visible(_text((await api.wait_for(lambda: _replies(api, PRIVATE)))[0]))
+        api.user_message(-7000, "/ask 腾讯模仿泡泡堂做了哪个游戏?", user_id=3003, chat_type="group")
+        assert "泡泡堂" in _visible(_text((await api.wait_for(lambda: _replies(api, -7000)))[0]))
+    finally:
+        await _stop(application)
+
+
+async def test_rate_limit_per_user(api, seeds):
+    application = await _running(api, seeds, BotSettings(questions_per_minute=3))
+    try:
+        for _ in range(5):
+            api.user_message(PRIVATE, "腾讯模仿泡泡堂做了哪个游戏?")
+        await api.wait_for(lambda: len(_replies(api, PRIVATE)) == 5)
+        texts = [_text(r) for r in _replies(api, PRIVATE)]
+        assert sum("泡泡堂" in _visible(t) for t in texts) == 3
+        assert sum("每分钟最多 3 个问题" in t for t in texts) == 2
+        api.user_message(PRIVATE + 1, "腾讯模仿泡泡堂做了哪个游戏?")  # another user is not held back
+        assert "泡泡堂" in _visible(_text((await api.wait_for(lambda: _replies(api, PRIVATE + 1)))[0]))
+    finally:
+        await _stop(application)
+
+
+async def test_long_answer_stays_under_telegram_limit(api, seeds):
+    paragraph = "阿里巴巴与腾讯在社交电商领域展开竞争," * 60 + "这是一个很长的段落。"
+    texts = [f"长文{i}\n\n" + paragraph.replace("竞争", f"竞争{i}<&>") for i in range(12)]
+    retriever = Retriever.from_texts(texts)
+    application = await _running(api, retriever, BotSettings(k=10))
+    try:
+        api.user_message(PRIVATE, "阿里巴巴与腾讯在社交电商领域的竞争")
+        reply = (await api.wait_for(lambda: _replies(api, PRIVATE)))[0]
+        assert len(reply["text"]) <= 4096
+        assert telegram_html_errors(reply["text"]) == []
+        assert "&lt;&amp;&gt;" in reply["text"]
+        assert reply["text"].count("<b>[") >= 5  # shortened, not dropped
+    finally:
+        await _stop(application)
+
+
+async def test_flood_limit_and_server_errors_still_deliver_each_answer_once(api, bot):
+    api.fail_next("sendMessage", "429", "500", "drop")
+    started = time.monotonic()
+    api.user_message(PRIVATE, "腾讯模仿泡泡堂做了哪个游戏?")
+    api.user_message(PRIVATE + 1, "谁说来往是阿里的战术性产品?")
+    api.user_message(PRIVATE + 2, "易商讯这篇红包大战的文章是哪天发布的?")
+    await api.wait_for(lambda: all(_delivered(api, c) for c in (PRIVATE, PRIVATE + 1, PRIVATE + 2)), timeout=30)
+    await api.settle(1.5)
+    for chat in (PRIVATE, PRIVATE + 1, PRIVATE + 2):
+        assert len(_delivered(api, chat)) == 1, chat
+    assert time.monotonic() - started >= 1.0  # waited out retry_after
+    assert api.failures["sendMessage"] == []
+
+
+def _delivered(api: FakeBotApi, chat_id: int) -> list[dict]:
+    """Answers the server accepted: the failed attempts it answered with an error are not."""
+    accepted = []
+    failures_left = 3
+    for call in [c for c in api.calls if c.method == "sendMessage"]:
+        if failures_left:
+            failures_left -= 1
+            continue
+        if int(call.params["chat_id"]) == chat_id:
+            accepted.append(call.params)
+    return accepted
+
+
+async def test_two_hundred_questions_from_fifty_chats(api, bot):
+    questions = ["腾讯模仿泡泡堂做了哪个游戏?", "谁说来往是阿里的战术性产品?", "阿里巴巴花了多少钱入股新浪微博?", "北京今天的空气质量怎么样?"]
+    asked = {}
+    for i in range(200):
+        chat = 10_000 + i % 50
+        message = api.user_message(chat, questions[i // 50])
+        asked[message["message_id"]] = chat
+    await api.wait_for(lambda: len(api.sent()) >= 200, timeout=90)
+    await api.settle(1.0)
+    sent = api.sent()
+    assert len(sent) == 200
+    replied_to = [s["reply_parameters"]["message_id"] for s in sent]
+    assert sorted(replied_to) == sorted(asked)  # every question answered, none twice
+    for params in sent:
+        assert int(params["chat_id"]) == asked[params["reply_parameters"]["message_id"]]
+    latencies = []
+    for call in [c for c in api.calls if c.method == "sendMessage"]:
+        latencies.append(call.at - api.enqueued_at[call.params["reply_parameters"]["message_id"]])
+    latencies.sort()
+    print(f"\n200 questions from 50 chats: p50 {statistics.median(latencies):.2f} s, p95 {latencies[189]:.2f} s")

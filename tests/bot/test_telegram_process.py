@@ -1,0 +1,138 @@
+"""`python -m bot telegram` as a process: start-up, token handling, clean stop on signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.auxil.fake_bot_api import FakeBotApi
+
+TOKEN = "987654:SECRET-token-must-not-leak"
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def api():
+    server = FakeBotApi(TOKEN)
+    server.start()
+    yield server
+    server.stop()
+
+
+def _start(bot_env, *args: str, token: str | None = TOKEN) -> subprocess.Popen:
+    env = dict(bot_env)
+    if token is not None:
+        env["TELEGRAM_BOT_TOKEN"] = token
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "telegram", *args],
+        env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+async def test_runs_answers_and_stops_cleanly_on_sigterm_without_leaking_the_token(api, bot_env):
+    process = _start(bot_env, "--base-url", api.url)
+    try:
+        await api.wait_for(lambda: api.called("setMyCommands"), timeout=60)
+        api.user_message(4001, "腾讯模仿泡泡堂做了哪个游戏?")
+        # The answer is being worked on once the typing indicator is sent: stop now.
+        await api.wait_for(lambda: api.called("sendChatAction"), timeout=30)
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, stderr
+    assert len(api.sent(4001)) == 1  # the answer in flight was still sent
+    assert "泡泡堂" in api.sent(4001)[0]["text"]
+    assert TOKEN not in stdout + stderr
+    assert TOKEN.split(":")[1] not in stdout + stderr
+    assert "Traceback" not in stderr
+
+
+async def test_sigint_stops_it_too(api, bot_env):
+    process = _start(bot_env, "--base-url", api.url)
+    try:
+        await api.wait_for(lambda: api.called("setMyCommands"), timeout=60)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, stderr
+    assert TOKEN not in stderr
+
+
+def test_missing_token_is_one_clear_line(bot_env):
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "telegram"], env=bot_env, cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "TELEGRAM_BOT_TOKEN" in result.stderr
+
+
+async def test_rejected_token_ends_with_one_clear_line(api, bot_env):
+    wrong = "111111:WRONG-token-also-secret"
+    process = _start(bot_env, "--base-url", api.url, token=wrong)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert "拒绝了这个令牌" in stderr
+    assert wrong not in stderr and "Traceback" not in stderr
+
+
+async def test_unreachable_server_is_a_clear_error_not_a_traceback(bot_env):
+    process = _start(bot_env, "--base-url", "http://127.0.0.1:9")
+    _, stderr = process.communicate(timeout=90)
+    assert process.returncode == 1
+    assert "无法连接 Telegram" in stderr
+    assert "Traceback" not in stderr and TOKEN not in stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_webhook_mode_answers_posted_updates(api, bot_env):
+    import json
+    import urllib.request
+
+    port = _free_port()
+    hook = f"http://127.0.0.1:{port}/hook"
+    process = _start(
+        bot_env, "--base-url", api.url, "--webhook-url", hook, "--port", str(port), "--listen", "127.0.0.1",
+        "--webhook-secret", "s3cret",
+    )
+    try:
+        await api.wait_for(lambda: api.called("setWebhook"), timeout=60)
+        assert api.called("setWebhook")[0]["url"] == hook
+        update = {
+            "update_id": 1,
+            "message": {"message_id": 7, "date": int(time.time()), "chat": {"id": 4100, "type": "private"},
+                        "from": {"id": 4100, "is_bot": False, "first_name": "用户"}, "text": "谁说来往是阿里的战术性产品?"},
+        }
+        request = urllib.request.Request(
+            hook, data=json.dumps(update).encode(), method="POST",
+            headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": "s3cret"},
+        )
+        for _ in range(50):  # the listener may still be starting
+            try:
+                urllib.request.urlopen(request, timeout=5).read()
+                break
+            except OSError:
+                time.sleep(0.2)
+        answer = (await api.wait_for(lambda: api.sent(4100), timeout=30))[0]
+        assert "陆兆禧" in answer["text"]
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode == 0, stderr
+        assert TOKEN not in stderr
+    finally:
+        process.kill()
