@@ -45,3 +45,21 @@ def run_bot(bot_env):
         )
 
     return run
+
+
+@pytest.fixture
+def start_fake_api():
+    """Start fake Bot API servers (tests/auxil/fake_bot_api.py) on 127.0.0.1; all stopped after the test."""
+    from tests.auxil.fake_bot_api import FakeBotApi
+
+    servers = []
+
+    def start(token: str) -> FakeBotApi:
+        server = FakeBotApi(token)
+        server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

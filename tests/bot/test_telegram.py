@@ -35,11 +35,8 @@ async def _stop(application) -> None:
 
 
 @pytest.fixture
-def api():
-    server = FakeBotApi(TOKEN)
-    server.start()
-    yield server
-    server.stop()
+def api(start_fake_api):
+    return start_fake_api(TOKEN)
 
 
 @pytest.fixture

@@ -11,18 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.auxil.fake_bot_api import FakeBotApi
+
 
 TOKEN = "987654:SECRET-token-must-not-leak"
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def api():
-    server = FakeBotApi(TOKEN)
-    server.start()
-    yield server
-    server.stop()
+def api(start_fake_api):
+    return start_fake_api(TOKEN)
 
 
 def _start(bot_env, *args: str, token: str | None = TOKEN) -> subprocess.Popen:
