@@ -28,6 +28,15 @@ REASONS = {
 }
 
 
+MAX_BEST_SENTENCE = 300
+
+
+def best_sentence_text(answer: Answer) -> str:
+    """The best sentence, cut at MAX_BEST_SENTENCE characters (a sentence can be a whole page)."""
+    sentence = answer.best_sentence or ""
+    return sentence if len(sentence) <= MAX_BEST_SENTENCE else sentence[:MAX_BEST_SENTENCE] + "…"
+
+
 def citation_line(citation: Citation) -> str:
     """《title》 · source · date · ¶n, leaving out what is unknown."""
     parts = [f"《{citation.title}》"]
@@ -68,7 +77,7 @@ def rich_answer(answer: Answer, hits: Sequence[Hit] | None = None, first_number:
         parts.append(Text("没有答案: " + no_answer_text(answer).format(sources=":sources"), style="bold red"))
         return Group(*parts)
     if answer.best_sentence and hits is None:
-        parts.append(Text.assemble(("答: ", BEST_STYLE), (answer.best_sentence, BEST_STYLE)))
+        parts.append(Text.assemble(("答: ", BEST_STYLE), (best_sentence_text(answer), BEST_STYLE)))
         parts.append(Text(""))
     for number, hit in enumerate(hits if hits is not None else answer.hits, start=first_number):
         parts.append(Text(f"[{number}] {citation_line(hit.citation)}", style=CITATION_STYLE))
@@ -82,23 +91,6 @@ def rich_context(context: Context) -> Group:
         style = None if number == context.focus else "dim"
         parts.append(Padding(Text(f"¶{number}  {text}", style=style), (0, 0, 1, 2), expand=False))
     return Group(*parts)
-
-
-# -- plain text ---------------------------------------------------------------
-
-
-def plain_answer(answer: Answer) -> str:
-    """The answer as plain text, no markup at all."""
-    if answer.abstained:
-        return "没有答案: " + no_answer_text(answer).format(sources=":sources")
-    lines = []
-    if answer.best_sentence:
-        lines += [f"答: {answer.best_sentence}", ""]
-    for hit in answer.hits:
-        lines.append(f"[{hit.rank}] {citation_line(hit.citation)}")
-        lines.extend("    " + line for line in hit.display_text.split("\n"))
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
 
 
 # -- JSON ---------------------------------------------------------------------
@@ -191,7 +183,7 @@ def html_answer(answer: Answer, hits: Sequence[Hit] | None = None, first_number:
     shown = list(hits if hits is not None else answer.hits)
     head = ""
     if answer.best_sentence and hits is None:
-        head = f"<b>答:</b> {html.escape(answer.best_sentence)}\n\n"
+        head = f"<b>答:</b> {html.escape(best_sentence_text(answer))}\n\n"
     budget: int | None = None
     while True:
         blocks = [html_hit(hit, number, budget) for number, hit in enumerate(shown, start=first_number)]

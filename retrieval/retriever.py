@@ -169,10 +169,9 @@ class Retriever:
         return Context(hit.citation, focus, tuple((n, "".join(parts)) for n, parts in sorted(paragraphs.items())))
 
     def _doc_number(self, doc_id: str) -> int:
-        for i, record in enumerate(self._collection.records):
-            if record.doc_id == doc_id:
-                return i
-        raise KeyError(doc_id)
+        if not hasattr(self, "_doc_numbers"):
+            self._doc_numbers = {record.doc_id: i for i, record in enumerate(self._collection.records)}
+        return self._doc_numbers[doc_id]
 
     # -- questions ----------------------------------------------------------
 
