@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from rich.console import Group
 from rich.padding import Padding
+from rich.table import Table
 from rich.text import Text
 
 from retrieval import Answer, Citation, Context, DocumentInfo, Hit
@@ -77,7 +78,12 @@ def rich_answer(answer: Answer, hits: Sequence[Hit] | None = None, first_number:
         parts.append(Text("没有答案: " + no_answer_text(answer).format(sources=":sources"), style="bold red"))
         return Group(*parts)
     if answer.best_sentence and hits is None:
-        parts.append(Text.assemble(("答: ", BEST_STYLE), (best_sentence_text(answer), BEST_STYLE)))
+        # A two-column grid: the sentence wraps under itself, not under "答:".
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True)
+        grid.add_column(overflow="fold")
+        grid.add_row(Text("答:", style=BEST_STYLE), Text(best_sentence_text(answer), style=BEST_STYLE))
+        parts.append(grid)
         parts.append(Text(""))
     for number, hit in enumerate(hits if hits is not None else answer.hits, start=first_number):
         parts.append(Text(f"[{number}] {citation_line(hit.citation)}", style=CITATION_STYLE))
