@@ -57,7 +57,9 @@ class Collection:
         encoded = [t.encode("utf-8") for t in texts]
         text_offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
         np.cumsum([len(e) for e in encoded], out=text_offsets[1:])
-        blob = np.frombuffer(b"".join(encoded), dtype=np.uint8).copy()
+        joined = b"".join(encoded)
+        del encoded
+        blob = np.frombuffer(joined, dtype=np.uint8)
         span_ptr = np.zeros(len(passages) + 1, dtype=np.int64)
         np.cumsum([len(p.spans) for p in passages], out=span_ptr[1:])
         spans = np.array([span for p in passages for span in p.spans], dtype=np.int64).reshape(-1, 2)

@@ -110,6 +110,7 @@ def build_index(
         for joined, counts, length in document.terms:
             builder.add_counts(joined.split(_TERM_SEPARATOR) if joined else [], counts, length)
     collection = Collection.from_parts(records, texts, passages)
+    del texts, passages  # the collection holds them in arrays now; free the objects before the index
     return collection, builder.finish()
 
 

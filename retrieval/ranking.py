@@ -30,6 +30,8 @@ from retrieval.vocabulary import Vocabulary, sort_order
 
 K1 = 1.5
 B = 0.75
+WEIGHT_CHUNK = 1 << 22
+MAX_COUNT = np.iinfo(np.uint16).max
 
 
 class PositiveIdfBM25(BM25Okapi):
@@ -97,11 +99,17 @@ class BM25Index:
         # rank-bm25 takes avgdl as a Python sum over ints divided by the count.
         average = int(lengths.sum()) / size if size else 0.0
         frequencies = np.diff(postings.indptr)
-        idf = np.array([idf_of(int(df), size) for df in frequencies], dtype=np.float64)
-        tf = postings.counts.astype(np.float64)
-        length_norm = k1 * (1 - b + b * lengths.astype(np.float64)[postings.indices] / average)
-        per_term_idf = np.repeat(idf, frequencies)
-        weights = per_term_idf * (tf * (k1 + 1) / (tf + length_norm))
+        idf = np.array([idf_of(df, size) for df in frequencies.tolist()], dtype=np.float64)
+        # The same float64 expression as rank-bm25, element for element, computed a
+        # slice of postings at a time so that no temporary is as large as the index.
+        passage_norm = k1 * (1 - b + b * lengths.astype(np.float64) / average) if size else lengths.astype(np.float64)
+        nnz = len(postings.indices)
+        weights = np.empty(nnz, dtype=np.float64)
+        for lo in range(0, nnz, WEIGHT_CHUNK):
+            hi = min(lo + WEIGHT_CHUNK, nnz)
+            terms = np.searchsorted(postings.indptr, np.arange(lo, hi), side="right") - 1
+            tf = postings.counts[lo:hi].astype(np.float64)
+            weights[lo:hi] = idf[terms] * (tf * (k1 + 1) / (tf + passage_norm[postings.indices[lo:hi]]))
         return cls(vocabulary, postings.indptr, postings.indices, weights, idf, size)
 
     @classmethod
@@ -190,9 +198,12 @@ class IndexBuilder:
         self._ids = {}
         term_ids = rank[np.frombuffer(self._term_ids, dtype=np.int32)] if len(self._term_ids) else np.zeros(0, np.int32)
         self._term_ids = array("i")
-        counts = np.frombuffer(self._counts, dtype=np.int32)
+        # A term's count in a passage fits 16 bits (capped): half the memory of int32.
+        counts = np.minimum(np.frombuffer(self._counts, dtype=np.int32), MAX_COUNT).astype(np.uint16)
+        self._counts = array("i")
         row_ptr = np.zeros(len(self._row_lengths) + 1, dtype=np.int64)
         np.cumsum(np.frombuffer(self._row_lengths, dtype=np.int64), out=row_ptr[1:])
         postings = postings_from_rows(term_ids, counts, row_ptr, len(terms))
+        del term_ids, counts, row_ptr
         lengths = np.frombuffer(self._lengths, dtype=np.int64).copy()
         return BM25Index.from_postings(vocabulary, postings, lengths, k1, b)
