@@ -47,6 +47,7 @@ COMMANDS = (
     ("help", "使用说明和示例问题"),
     ("start", "开始使用"),
 )
+START_DOCUMENTS = 10
 NOT_ALLOWED = "抱歉,这个机器人只为授权的用户和群组服务。"
 STALE_BUTTON = "这个按钮已经过期(机器人重启过或回答太久以前),请重新提问。"
 APOLOGY = "抱歉,处理你的消息时出错了,请稍后再试。"
@@ -205,8 +206,13 @@ class TelegramBot:
         if await self._refuse_if_not_allowed(update):
             return
         documents = self.retriever.documents
+        listed = [f"{d.number}. {html.escape(render.document_line(d))}" for d in documents[:START_DOCUMENTS]]
+        if len(documents) > START_DOCUMENTS:
+            listed.append(f"…共 {len(documents)} 篇,/sources 查看全部")
         lines = [
             f"我可以回答关于这 {len(documents)} 篇文档的问题,每个回答都附出处(标题 · 来源 · 日期 · 段落)。",
+            "",
+            *listed,
             "",
             "<b>试试这些问题:</b>",
             *(f"• {html.escape(q)}" for q in EXAMPLES),

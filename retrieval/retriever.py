@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from retrieval import general_idf, store
 from retrieval.analysis import NOISE, content_words, index_terms, noise_spans, normalize
 from retrieval.answering import (
     COVERAGE_POOL,
@@ -18,10 +19,9 @@ from retrieval.answering import (
     highlight_spans,
     is_known,
 )
-from retrieval import general_idf, store
-from retrieval.general_idf import GeneralIdf
 from retrieval.collection import Collection
 from retrieval.errors import CorpusError, IndexFileError, QuestionError
+from retrieval.general_idf import GeneralIdf
 from retrieval.indexing import build_index
 from retrieval.loading import Skipped, SourceText, read_folder
 from retrieval.metadata import read_catalog

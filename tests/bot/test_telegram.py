@@ -159,6 +159,7 @@ async def test_start_help_sources_source_and_a_sticker(api, bot):
         await api.wait_for(lambda: len(_replies(api, PRIVATE)) > count)
     start, help_, sources, source, bad = [_text(r) for r in _replies(api, PRIVATE)]
     assert "5 篇文档" in start and "/sources" in start and "阿里巴巴花了多少钱入股新浪微博?" in start
+    assert "4. 《红包大战背后的阿里社交的尝试和经验积累》 · 易商讯 · 2016-06-15" in start
     assert help_ == start
     assert "1. 《阿Q之战:阿里掐断微信淘宝数据接口 与新浪微博账号打通》 · 凤凰科技 · 2013-08-01" in sources
     assert "5. 《除了电商,阿里还需要一款真正的社交软件》" in sources
