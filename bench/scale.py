@@ -1,5 +1,6 @@
 """Index at scale: build, memory, save/load and query speed, beside rank_bm25 and bm25s.
 
+    pip install bm25s    # the comparison only; not a dependency of the project
     python bench/scale.py --shared ../shared [--sizes 10000 100000 1000000] [--queries 200]
 
 Synthetic collections are made from the CMRC 2018 and DRCD paragraphs of

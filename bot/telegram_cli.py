@@ -14,9 +14,6 @@ import os
 import sys
 from urllib.parse import urlsplit
 
-from telegram import Update
-from telegram.error import InvalidToken, NetworkError, TelegramError
-
 from retrieval import RetrievalError
 
 DEFAULT_RATE = 20
@@ -89,6 +86,10 @@ def parse_ids(text: str | None) -> frozenset[int] | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # python-telegram-bot is imported here, not at the top: the terminal commands never pay for it.
+    from telegram import Update
+    from telegram.error import InvalidToken, NetworkError, TelegramError
+
     from bot.__main__ import open_retriever
     from bot.telegram_bot import BotSettings, build_application
 
