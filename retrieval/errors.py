@@ -21,3 +21,7 @@ class IndexFileError(RetrievalError):
 
 class QuestionError(RetrievalError):
     """The question cannot be searched as given (too long, not text)."""
+
+
+class IndexVersionError(IndexFileError):
+    """A saved index was built by other code (format, analyzer or parameters)."""

@@ -20,7 +20,7 @@ from retrieval.answering import (
     is_known,
 )
 from retrieval.collection import Collection
-from retrieval.errors import CorpusError, IndexFileError, QuestionError
+from retrieval.errors import CorpusError, IndexFileError, IndexVersionError, QuestionError
 from retrieval.general_idf import GeneralIdf
 from retrieval.indexing import build_index
 from retrieval.loading import Skipped, SourceText, read_folder
@@ -96,6 +96,10 @@ class Retriever:
             return False
         try:
             loaded = store.load(index_dir)
+        except IndexVersionError as error:
+            log.info("%s", error)  # expected after an upgrade: no cause for alarm
+            self.index_status = "rebuilt: analyzer changed"
+            return False
         except IndexFileError as error:
             log.warning("%s 正在重建索引。", error)
             self.index_status = "rebuilt: damaged"

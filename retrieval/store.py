@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.collection import Collection, DocumentRecord
-from retrieval.errors import IndexFileError
+from retrieval.errors import IndexFileError, IndexVersionError
 from retrieval.general_idf import GeneralIdf
 from retrieval.loading import Skipped, document_paths
 from retrieval.metadata import CATALOG_NAME
@@ -223,9 +223,9 @@ def load(directory: Path) -> LoadedIndex:
     """Open a saved index (memory-mapped). Raises IndexFileError when it is damaged or of another version."""
     manifest = read_manifest(directory)
     if manifest.get("format") != FORMAT_VERSION or manifest.get("analyzer") != ANALYZER_VERSION:
-        raise IndexFileError(f"{directory} 的索引由另一版本建立,需要重建。")
+        raise IndexVersionError(f"{directory} 的索引由另一版本的程序建立,需要重建。")
     if manifest.get("k1") != K1 or manifest.get("b") != B:
-        raise IndexFileError(f"{directory} 的索引使用了不同的 BM25 参数,需要重建。")
+        raise IndexVersionError(f"{directory} 的索引使用了不同的 BM25 参数,需要重建。")
     arrays = {}
     try:
         for name in _ARRAYS:
