@@ -50,7 +50,6 @@ class Session:
     k: int = 5
     question: str | None = None
     answer: Answer | None = None
-    shown: int = 0  # passages of the last answer already printed
     numbered: list = field(default_factory=list)  # every hit printed for the last question, in order
 
     # -- one line -----------------------------------------------------------
@@ -77,7 +76,6 @@ class Session:
             return
         self.question, self.answer = question, answer
         self.numbered = list(answer.hits) if not answer.abstained else []
-        self.shown = len(self.numbered)
         self.console.print(render.rich_answer(answer))
 
     def command(self, text: str) -> bool:
@@ -108,17 +106,17 @@ class Session:
         self.say(f"每次显示 {self.k} 段。")
 
     def more(self) -> None:
-        if self.question is None or self.answer is None or self.answer.abstained:
+        if self.question is None or self.answer is None or not self.numbered:
             self.say("还没有可以继续的问题:先提一个问题。")
             return
-        hits = self.retriever.search(self.question, k=self.shown + self.k)
-        new = hits[self.shown :]
+        shown = len(self.numbered)
+        hits = self.retriever.search(self.question, k=shown + self.k)
+        new = hits[shown:]
         if not new:
             self.say("没有更多相关段落了。")
             return
-        self.console.print(render.rich_answer(self.answer, hits=new, first_number=self.shown + 1))
+        self.console.print(render.rich_answer(self.answer, hits=new, first_number=shown + 1))
         self.numbered.extend(new)
-        self.shown += len(new)
 
     def full(self, argument: str) -> None:
         if not self.numbered:
@@ -142,9 +140,10 @@ class Session:
 def run_batch(session: Session, lines: Iterable[str]) -> int:
     """Answer every line of piped input, then stop."""
     for line in lines:
-        if not clean_input(line):
+        line = clean_input(line)
+        if not line:
             continue
-        session.console.print(Text(f"{PROMPT}{clean_input(line)}", style="bold"))
+        session.console.print(Text(f"{PROMPT}{line}", style="bold"))
         if not session.handle(line):
             break
         session.console.print()

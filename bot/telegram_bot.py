@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import re
 import secrets
 import time
 from collections import OrderedDict, deque
@@ -369,8 +370,6 @@ def strip_mention(text: str, username: str | None) -> str:
     """The question without "@botname"."""
     if not username:
         return text.strip()
-    import re
-
     return re.sub(rf"@{re.escape(username)}\b", " ", text, flags=re.IGNORECASE).strip()
 
 

@@ -86,7 +86,10 @@ class Collection:
         return Passage(int(self.passage_doc[index]), int(self.passage_paragraph[index]), spans)
 
     def passage_text(self, index: int) -> str:
-        passage = self.passage(index)
+        return self.text_of(self.passage(index))
+
+    def text_of(self, passage: Passage) -> str:
+        """The passage's text: its spans of the document, joined."""
         text = self.doc_text(passage.doc_index)
         return SEPARATOR.join(text[s:e] for s, e in passage.spans)
 

@@ -183,9 +183,6 @@ class IndexBuilder:
         self._row_lengths.append(len(unique_terms))
         self._lengths.append(length)
 
-    def __len__(self) -> int:
-        return len(self._lengths)
-
     def finish(self, k1: float = K1, b: float = B) -> BM25Index:
         inserted = list(self._ids)  # ids were handed out 0, 1, 2, ... in this order
         order = sort_order(inserted)

@@ -234,7 +234,7 @@ class Retriever:
     def _hit(self, index: int, score: float, rank: int, words: list[str]) -> Hit:
         passage = self._collection.passage(index)
         record = self._collection.records[passage.doc_index]
-        text = self._collection.passage_text(index)
+        text = self._collection.text_of(passage)
         citation = Citation(record.doc_id, record.title, record.source, record.date, record.url, passage.paragraph)
         return Hit(
             text=text,

@@ -102,11 +102,6 @@ def _crc32(path: Path) -> int:
             return zlib.crc32(mapped)
 
 
-def _stamp(folder: Path, path: Path, digest: str | None = None) -> FileStamp:
-    info = path.stat()
-    return FileStamp(path.relative_to(folder).as_posix(), info.st_size, info.st_mtime_ns, digest or _digest(path))
-
-
 def folder_stamps(folder: Path, known: dict[str, FileStamp] | None = None) -> list[FileStamp]:
     """Stamps of the documents and catalog of `folder`; digests reused where size and time match."""
     known = known or {}
@@ -122,7 +117,7 @@ def folder_stamps(folder: Path, known: dict[str, FileStamp] | None = None) -> li
         if previous and previous.size == info.st_size and previous.mtime_ns == info.st_mtime_ns:
             stamps.append(previous)
         else:
-            stamps.append(_stamp(folder, path))
+            stamps.append(FileStamp(name, info.st_size, info.st_mtime_ns, _digest(path)))
     return stamps
 
 
