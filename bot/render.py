@@ -24,8 +24,8 @@ BEST_STYLE = "bold"
 REASONS = {
     "empty": "问题里没有可以检索的词语(只有标点、表情或疑问词)。请换个说法,写出要找的人、事或词语。",
     "no-match": "文档中没有与问题相关的内容。",
-    "unknown-words": "这些文档里找不到答案。",
-    "low-coverage": "这些文档里找不到答案。",
+    "unknown-words": "这些文档没有回答这个问题。",
+    "low-coverage": "这些文档没有回答这个问题。",
 }
 
 
@@ -53,7 +53,7 @@ def document_line(document: DocumentInfo) -> str:
 
 def no_answer_text(answer: Answer) -> str:
     """Why there is no answer, and what to try, in one or two sentences."""
-    text = REASONS.get(answer.reason or "", "这些文档里找不到答案。")
+    text = REASONS.get(answer.reason or "", REASONS["low-coverage"])
     if answer.reason in ("unknown-words", "low-coverage", "no-match"):
         if answer.missing_words:
             text += f"(文档中没有出现: {'、'.join(answer.missing_words[:5])})"
@@ -185,7 +185,7 @@ def html_answer(answer: Answer, hits: Sequence[Hit] | None = None, first_number:
     cuts fall between pieces of text, never inside a tag or an entity.
     """
     if answer.abstained:
-        return "没有找到答案。" + html.escape(no_answer_text(answer).format(sources="/sources"))
+        return "没有找到答案:" + html.escape(no_answer_text(answer).format(sources="/sources"))
     shown = list(hits if hits is not None else answer.hits)
     head = ""
     if answer.best_sentence and hits is None:
