@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
@@ -90,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     from telegram import Update
     from telegram.error import InvalidToken, NetworkError, TelegramError
 
-    from bot.__main__ import open_retriever
+    from bot.opening import open_retriever
     from bot.telegram_bot import BotSettings, build_application
 
     token = (args.token or os.environ.get("TELEGRAM_BOT_TOKEN") or "").strip()
