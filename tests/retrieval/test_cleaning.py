@@ -6,10 +6,9 @@ import re
 
 import pytest
 
-from retrieval import Retriever
 from retrieval.cleaning import Line, clean, is_boilerplate
-from retrieval.analysis import normalize
 from retrieval.documents import _is_dateline
+from retrieval.text import normalize
 
 BOILERPLATE_MARKERS = [
     "当前位置",
