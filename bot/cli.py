@@ -13,13 +13,15 @@ import json
 import logging
 import os
 import sys
+from typing import IO, cast
 
 from rich.console import Console
 
 from bot import render
 from bot.opening import history_file, open_retriever
 from bot.repl import MAX_K, Session, is_interactive, run_batch, run_interactive
-from retrieval import DEFAULT_K, IndexStatus, QuestionError, RetrievalError, Retriever
+from retrieval import DEFAULT_K, CorpusError, IndexStatus, QuestionError, RetrievalError, Retriever
+from retrieval.loading import ESCAPING_LINK
 from retrieval.text import terminal_safe
 
 PIPE_WIDTH = 100_000
@@ -45,12 +47,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ask.add_argument("question", help="问题")
     ask.add_argument("--json", action="store_true", help="输出 JSON(格式见 README)")
     commands.add_parser("repl", parents=[common], help="交互式问答(默认)")
-    try:
-        from bot import telegram_cli
-    except ImportError:
-        telegram_cli = None
-    if telegram_cli is not None:
-        telegram_cli.add_parser(commands, common)
+    from bot import telegram_cli
+
+    telegram_cli.add_parser(commands, common)
     args = parser.parse_args(argv)
     args.k = getattr(args, "k", DEFAULT_K)
     args.follow_links = getattr(args, "follow_links", False)
@@ -64,7 +63,7 @@ def make_console() -> Console:
     if not sys.stdout.isatty():
         # A pipe or a file: no escape codes and no wrapping, lines as they are.
         return Console(
-            file=_TrailingSpaceStripper(sys.stdout), color_system=None, width=PIPE_WIDTH, highlight=False, emoji=False
+            file=cast(IO[str], _TrailingSpaceStripper(sys.stdout)), color_system=None, width=PIPE_WIDTH, highlight=False, emoji=False
         )
     if "NO_COLOR" in os.environ:
         return Console(color_system=None, highlight=False, emoji=False)
@@ -108,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
         return telegram_cli.run(args)
     try:
         retriever = open_retriever(args.corpus, follow_links=args.follow_links)
+    except CorpusError as error:
+        print(terminal_safe(f"错误: {error}"), file=sys.stderr)
+        print("提示: 用 --corpus DIR 指定文档目录(不指定时使用内置的示例文章)。", file=sys.stderr)
+        return 2
     except RetrievalError as error:
         print(terminal_safe(f"错误: {error}"), file=sys.stderr)
         return 2
@@ -131,6 +134,8 @@ def report_files(retriever: Retriever) -> None:
         print(terminal_safe(f"已跳过 {skipped.doc_id}: {skipped.reason}", keep_newlines=False), file=sys.stderr)
     for note in retriever.notes:
         print(terminal_safe(f"注意 {note.doc_id}: {note.message}", keep_newlines=False), file=sys.stderr)
+    if any(s.reason == ESCAPING_LINK for s in retriever.skipped):
+        print("提示: 要跟随指向目录之外的链接,请加 --follow-links。", file=sys.stderr)
 
 
 def ask_once(retriever: Retriever, question: str, k: int, as_json: bool) -> int:

@@ -64,7 +64,7 @@ def no_answer_text(answer: Answer, sources_hint: str) -> str:
 
 def safe_text(text: str, style: str | None = None) -> Text:
     """Terminal text from data (documents, catalogs, file names, questions): escape sequences removed."""
-    return Text(terminal_safe(text), style=style)
+    return Text(terminal_safe(text), style=style or "")
 
 
 # -- terminal (rich) ----------------------------------------------------------
@@ -186,7 +186,9 @@ def html_hit(hit: Hit, number: int, max_chars: int | None = None) -> str:
     return f"<b>[{number}]</b> <i>{html.escape(citation_line(hit.citation))}</i>\n{body}"
 
 
-def html_answer(answer: Answer, hits: Sequence[Hit] | None = None, first_number: int = 1, limit: int = TELEGRAM_LIMIT) -> str:
+def html_answer(
+    answer: Answer, hits: Sequence[Hit] | None = None, first_number: int = 1, limit: int = TELEGRAM_LIMIT
+) -> str:
     """The answer as Telegram HTML, never longer than `limit` characters.
 
     Passages are shortened around their highlighted words until the whole fits;

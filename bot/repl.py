@@ -159,16 +159,18 @@ def run_batch(session: Session, lines: Iterable[str]) -> int:
 def run_interactive(session: Session, history_file: Path) -> int:
     """The REPL proper, with line editing and history kept across runs."""
     from prompt_toolkit import PromptSession
-    from prompt_toolkit.history import FileHistory, InMemoryHistory
+    from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 
+    history: History
     try:
         history_file.parent.mkdir(parents=True, exist_ok=True)
         history = FileHistory(str(history_file))
     except OSError:
         history = InMemoryHistory()
-    prompt = PromptSession(history=history)
+    prompt: PromptSession[str] = PromptSession(history=history)
     documents = session.retriever.documents
-    session.say(f"已载入 {len(documents)} 篇文档、{len(session.retriever)} 个段落。输入问题,:help 查看命令,Ctrl-D 退出。")
+    loaded = f"已载入 {len(documents)} 篇文档、{len(session.retriever)} 个段落。"
+    session.say(loaded + "输入问题,:help 查看命令,Ctrl-D 退出。")
     while True:
         try:
             line = prompt.prompt(PROMPT)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from retrieval import IndexStatus, RetrievalError, Retriever, store
 from retrieval.cache import cache_root, cached_analyzer
-from retrieval.loading import display_name
+from retrieval.loading import ESCAPING_LINK, display_name
 from retrieval.text import terminal_safe
 
 
@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             print(terminal_safe(f"已跳过 {skipped.doc_id}: {skipped.reason}"), file=sys.stderr)
         for note in retriever.notes:
             print(terminal_safe(f"注意 {note.doc_id}: {note.message}"), file=sys.stderr)
+        if any(s.reason == ESCAPING_LINK for s in retriever.skipped):
+            print("提示: 要跟随指向目录之外的链接,请加 --follow-links。", file=sys.stderr)
     return 0
 
 

@@ -29,6 +29,7 @@ LEGACY_ENCODINGS = ["gb18030", "big5"]
 # them replaced; past it, the file is taken to be in a legacy encoding.
 MAX_INVALID_SHARE = 0.01
 LISTED_OFFSETS = 5
+ESCAPING_LINK = "链接指向文档目录之外,没有跟随"
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ def list_documents(folder: Path, follow_links: bool = False) -> tuple[list[Liste
                     if not follow_links and not target.is_relative_to(root):
                         if _may_be_document(entry.name) or target.is_dir():
                             skipped.append(
-                                Skipped(doc_id, "链接指向文档目录之外,没有跟随(需要时请用 --follow-links)")
+                                Skipped(doc_id, ESCAPING_LINK)
                             )
                         continue
                 info = os.stat(entry.path)
@@ -250,7 +251,7 @@ def check_folder(folder: Path) -> None:
     try:
         info = os.stat(folder)
     except FileNotFoundError:
-        raise CorpusError(f"文档目录不存在: {shown}。请检查路径,或用 --corpus 指定另一个目录。") from None
+        raise CorpusError(f"文档目录不存在: {shown}。请检查路径。") from None
     except OSError as error:
         raise CorpusError(f"无法访问文档目录 {shown}({os_reason(error)})。请检查路径和权限。") from None
     if not stat.S_ISDIR(info.st_mode):
@@ -259,8 +260,8 @@ def check_folder(folder: Path) -> None:
         raise CorpusError(f"无法读取文档目录 {shown}(没有读取权限)。请检查它的权限。")
 
 
-def read_folder(folder: str | Path, follow_links: bool = False) -> FolderText:
-    """Every readable document of `folder`, what was skipped or repaired, and the stamps.
+def read_folder(folder: str | Path, follow_links: bool = False, stamped: bool = True) -> FolderText:
+    """Every readable document of `folder`, what was skipped or repaired, and (when `stamped`) the stamps.
 
     Raises CorpusError when the folder is missing or holds no readable document.
     """
@@ -281,7 +282,8 @@ def read_folder(folder: str | Path, follow_links: bool = False) -> FolderText:
             skipped.append(Skipped(item.doc_id, reason))
             stamps.append(FileStamp(item.doc_id, -1, -1, "!" + reason))
             continue
-        stamps.append(FileStamp(item.doc_id, info.st_size, info.st_mtime_ns, digest(data)))
+        if stamped:
+            stamps.append(FileStamp(item.doc_id, info.st_size, info.st_mtime_ns, digest(data)))
         decoded = decode(data)
         if decoded is None:
             skipped.append(Skipped(item.doc_id, "无法识别编码(支持 UTF-8、GB18030、Big5),请转换为 UTF-8"))
@@ -294,7 +296,10 @@ def read_folder(folder: str | Path, follow_links: bool = False) -> FolderText:
             skipped.append(Skipped(item.doc_id, "文件为空"))
             continue
         texts.append(SourceText(item.doc_id, item.path, replace_surrogates(decoded.text), decoded.encoding))
-    stamps.append(stamp_file(CATALOG_NAME, folder / CATALOG_NAME))
+    if stamped:
+        stamps.append(stamp_file(CATALOG_NAME, folder / CATALOG_NAME))
+    else:
+        stamps = []
     skipped.sort(key=lambda s: s.doc_id)
     if not texts:
         reasons = "; ".join(f"{s.doc_id}: {s.reason}" for s in skipped[:5])

@@ -477,7 +477,7 @@ def open_folder(
                 )
     if on_rebuild is not None:
         on_rebuild(status)
-    texts = read_folder(folder, follow_links)
+    texts = read_folder(folder, follow_links, stamped=index_dir is not None)
     catalog = read_catalog(folder)
     opened = build_from_sources(
         texts.texts, analyzer, catalog, texts.skipped, texts.notes, workers=workers, progress=progress, status=status

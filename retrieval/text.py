@@ -104,7 +104,7 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
     text = replace_surrogates(text)
     pieces: list[str] = []
     offsets: list[int] = []
-    hidden = set()
+    hidden: set[int] = set()
     for start, end in noise_spans(text):
         hidden.update(range(start, end))
     for i, char in enumerate(text):

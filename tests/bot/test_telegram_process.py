@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -10,8 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-
-
 
 TOKEN = "987654:SECRET-token-must-not-leak"
 REPO = Path(__file__).resolve().parents[2]
