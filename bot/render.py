@@ -112,7 +112,7 @@ def rich_context(context: Context) -> Group:
 
 def answer_json(answer: Answer) -> dict:
     """A stable JSON document of the answer (described in the README)."""
-    return {
+    document = {
         "question": answer.question,
         "abstained": answer.abstained,
         "reason": answer.reason,
@@ -139,6 +139,9 @@ def answer_json(answer: Answer) -> dict:
             for hit in answer.hits
         ],
     }
+    if answer.searched is not None:
+        document["searched"] = answer.searched  # a follow-up, as it was understood
+    return document
 
 
 # -- Telegram HTML ------------------------------------------------------------
