@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-
+pytestmark = pytest.mark.e2e
 
 TOKEN = "987654:SECRET-token-must-not-leak"
 REPO = Path(__file__).resolve().parents[2]
