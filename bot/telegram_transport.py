@@ -181,7 +181,8 @@ class ChatRateLimiter(BaseRateLimiter[None]):
 
     @staticmethod
     def _final(kind: RequestKind, endpoint: str, error: TelegramError) -> TelegramError:
-        if kind is RequestKind.MESSAGE and isinstance(error, NetworkError) and not surely_not_sent(error):
+        if (kind is RequestKind.MESSAGE and isinstance(error, NetworkError) and not isinstance(error, BadRequest)
+                and not surely_not_sent(error)):
             return UncertainDelivery(endpoint, error)
         return error
 

@@ -38,6 +38,7 @@ class Call:
     method: str
     params: dict
     at: float = field(default_factory=time.monotonic)
+    result: dict | None = None  # what the server answered, for calls that took effect
 
 
 class FakeBotApi:
@@ -265,7 +266,7 @@ class FakeBotApi:
         value = result(params)
         if method in ("sendMessage", "editMessageText"):
             with self._condition:
-                self.delivered.append(Call(method, params))
+                self.delivered.append(Call(method, params, result=value))
                 self._condition.notify_all()
         if delay:
             time.sleep(delay)

@@ -10,33 +10,24 @@ import pytest
 
 from bot import render
 from bot.render import INVALID_BUTTON, NOT_ALLOWED, STALE_BUTTON
-from bot.telegram_bot import ALLOWED_UPDATES, build_application
-from bot.telegram_settings import BotSettings, TransportSettings
+from bot.telegram_settings import BotSettings
 from retrieval import Retriever
 from tests.auxil.fake_bot_api import BOT_ID, BOT_USERNAME, FakeBotApi
+from tests.auxil.telegram_app import FAST, TOKEN, start_bot, stop_bot
 from tests.auxil.telegram_html import telegram_html_errors
 
 pytestmark = pytest.mark.e2e
 
-TOKEN = "123456:TEST-token-never-logged"
-FAST = TransportSettings(backoff_seconds=0.05, read_timeout=5)
+
 PRIVATE = 1001
 
 
 async def _running(api: FakeBotApi, retriever: Retriever, settings: BotSettings):
-    application = build_application(TOKEN, retriever, settings, base_url=api.url)
-    await application.initialize()
-    await application.bot_data["telegram_bot"].post_init(application)
-    await application.start()
-    await application.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=list(ALLOWED_UPDATES))
-    return application
+    return await start_bot(api, retriever, settings)
 
 
 async def _stop(application) -> None:
-    await application.updater.stop()
-    await application.stop()
-    await application.bot_data["telegram_bot"].post_shutdown(application)
-    await application.shutdown()
+    await stop_bot(application)
 
 
 @pytest.fixture
