@@ -15,8 +15,8 @@ from telegram import (
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
-    Message,
     MaybeInaccessibleMessage,
+    Message,
     ReplyParameters,
     Update,
 )

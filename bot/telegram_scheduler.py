@@ -3,8 +3,9 @@
 python-telegram-bot hands every update to `FairUpdateProcessor.do_process_update` as soon as
 it arrives. At most `workers` are handled at a time; the others wait here:
 
-- a button press (callback query), or the first message of a chat not seen before, goes to
-  the priority lane, so it is never stuck behind a burst from other chats;
+- a button press (callback query) goes first, then the first message of a chat not seen
+  before, so neither is stuck behind a burst from other chats (and a press, which Telegram
+  expects acknowledged within seconds, not behind a burst of newcomers either);
 - every other update waits in its chat's queue; chats take turns (round robin), and one
   chat has one update in progress at a time, so its answers keep their order and an edited
   question follows the answer it edits;
@@ -34,7 +35,7 @@ MAX_PENDING = 100_000
 @dataclass
 class _Ticket:
     chat_id: int | None  # the chat whose turn it holds; None for a button press
-    priority: bool
+    newcomer: bool = False
     granted: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -45,7 +46,8 @@ class FairUpdateProcessor(BaseUpdateProcessor):
         self._metrics = metrics
         self._remembered = remembered
         self._running = 0
-        self._priority: deque[_Ticket] = deque()
+        self._buttons: deque[_Ticket] = deque()
+        self._newcomers: deque[_Ticket] = deque()
         self._chats: OrderedDict[int, deque[_Ticket]] = OrderedDict()  # chats with waiting updates, in turn
         self._busy_chats: set[int] = set()
         self._seen_chats: OrderedDict[int, None] = OrderedDict()
@@ -53,7 +55,7 @@ class FairUpdateProcessor(BaseUpdateProcessor):
         metrics.queue_depth = self.waiting
 
     def waiting(self) -> int:
-        return len(self._priority) + sum(len(q) for q in self._chats.values())
+        return len(self._buttons) + len(self._newcomers) + sum(len(q) for q in self._chats.values())
 
     async def initialize(self) -> None:
         pass
@@ -80,15 +82,17 @@ class FairUpdateProcessor(BaseUpdateProcessor):
 
     def _ticket(self, update: object) -> _Ticket:
         if not isinstance(update, Update) or update.callback_query is not None or update.effective_chat is None:
-            return _Ticket(None, priority=True)
+            return _Ticket(None)
         chat_id = update.effective_chat.id
         new = chat_id not in self._seen_chats
         _remember(self._seen_chats, chat_id, self._remembered)
-        return _Ticket(chat_id, priority=new)
+        return _Ticket(chat_id, newcomer=new)
 
     async def _wait_for_turn(self, ticket: _Ticket) -> None:
-        if ticket.priority:
-            self._priority.append(ticket)
+        if ticket.chat_id is None:
+            self._buttons.append(ticket)
+        elif ticket.newcomer:
+            self._newcomers.append(ticket)
         else:
             assert ticket.chat_id is not None
             self._chats.setdefault(ticket.chat_id, deque()).append(ticket)
@@ -108,7 +112,7 @@ class FairUpdateProcessor(BaseUpdateProcessor):
 
     def _dispatch(self) -> None:
         while self._running < self._workers:
-            ticket = self._next_priority() or self._next_in_turn()
+            ticket = self._next_button() or self._next_newcomer() or self._next_in_turn()
             if ticket is None:
                 return
             self._running += 1
@@ -116,12 +120,19 @@ class FairUpdateProcessor(BaseUpdateProcessor):
                 self._busy_chats.add(ticket.chat_id)
             ticket.granted.set_result(None)
 
-    def _next_priority(self) -> _Ticket | None:
-        for _ in range(len(self._priority)):
-            ticket = self._priority.popleft()
+    def _next_button(self) -> _Ticket | None:
+        while self._buttons:
+            ticket = self._buttons.popleft()
+            if not ticket.granted.cancelled():
+                return ticket
+        return None
+
+    def _next_newcomer(self) -> _Ticket | None:
+        for _ in range(len(self._newcomers)):
+            ticket = self._newcomers.popleft()
             if ticket.granted.cancelled():
                 continue
-            if ticket.chat_id is not None and ticket.chat_id in self._busy_chats:
+            if ticket.chat_id in self._busy_chats:
                 # A newcomer's second message arrived while the first is in progress: wait in its chat's queue.
                 self._chats.setdefault(ticket.chat_id, deque()).appendleft(ticket)
                 continue

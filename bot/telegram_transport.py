@@ -109,7 +109,8 @@ class ChatRateLimiter(BaseRateLimiter[None]):
         self._settings = settings
         self._metrics = metrics
         self._sleep = sleep
-        self._interval = 1.0 / settings.messages_per_second
+        # 2% slack: the server counts by its own clock, and network jitter must not make 31 of 30.
+        self._interval = 1.02 / settings.messages_per_second
         self._next_send = 0.0
         self._send_lock: asyncio.Lock | None = None
         self._paused_until: dict[int | str, float] = {}

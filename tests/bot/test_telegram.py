@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 
@@ -158,7 +157,7 @@ async def test_start_help_sources_source_and_a_sticker(api, bot):
     for text in ("/start", "/help", "/sources", "/source 2", "/source 99"):
         api.user_message(PRIVATE, text)
         count = len(_replies(api, PRIVATE))
-        await api.wait_for(lambda: len(_replies(api, PRIVATE)) > count)
+        await api.wait_for(lambda count=count: len(_replies(api, PRIVATE)) > count)
     start, help_, sources, source, bad = [_text(r) for r in _replies(api, PRIVATE)]
     assert "5 篇文档" in start and "/sources" in start and "阿里巴巴花了多少钱入股新浪微博?" in start
     assert "4. 《红包大战背后的阿里社交的尝试和经验积累》 · 易商讯 · 2016-06-15" in start

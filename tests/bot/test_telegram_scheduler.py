@@ -50,7 +50,7 @@ async def _run_all(processor: FairUpdateProcessor, updates: list[tuple[str, Upda
     return ran
 
 
-async def test_buttons_and_newcomers_go_first_then_chats_take_turns():
+async def test_buttons_then_newcomers_go_first_then_chats_take_turns():
     processor = FairUpdateProcessor(workers=1, metrics=Metrics())
     busy, other = 10, 20
     await processor.process_update(_message(busy), asyncio.sleep(0))  # both chats asked before: no newcomers
@@ -58,7 +58,7 @@ async def test_buttons_and_newcomers_go_first_then_chats_take_turns():
     updates = [(f"busy {n}", _message(busy)) for n in range(1, 6)]
     updates += [("other", _message(other)), ("newcomer", _message(30)), ("button", _press(busy))]
     ran = await _run_all(processor, updates)
-    assert ran == ["busy 1", "newcomer", "button", "busy 2", "other", "busy 3", "busy 4", "busy 5"]
+    assert ran == ["busy 1", "button", "newcomer", "busy 2", "other", "busy 3", "busy 4", "busy 5"]
 
 
 async def test_an_update_delivered_twice_runs_once():
