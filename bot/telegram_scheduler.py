@@ -79,6 +79,8 @@ class FairUpdateProcessor(BaseUpdateProcessor):
             await coroutine
         finally:
             self._release(ticket)
+            if isinstance(update, Update):
+                self._metrics.forget(update.update_id)  # a command or a button: no question to time
 
     def _ticket(self, update: object) -> _Ticket:
         if not isinstance(update, Update) or update.callback_query is not None or update.effective_chat is None:

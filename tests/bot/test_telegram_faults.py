@@ -50,7 +50,7 @@ def _visible(html_text: str) -> str:
 async def _all_settled(api: FakeBotApi, application, questions: int) -> None:
     """Wait until the bot has finished `questions` questions, then a moment more for stray sends."""
     await api.wait_for(lambda: metrics_of(application).questions >= questions, timeout=40)
-    await api.settle(0.8)
+    await api.settle(0.5)
 
 
 async def test_sends_slower_than_the_read_timeout_are_not_sent_again(api, seeds):
@@ -97,7 +97,7 @@ async def test_a_429_for_one_group_delays_only_that_group(api, seeds):
     application = await start_bot(api, seeds, replace(SETTINGS, workers=4))
     try:
         group = -4001
-        api.flood(group, times=1, retry_after=3)
+        api.flood(group, times=1, retry_after=2)
         api.user_message(group, f"@{BOT_USERNAME} {QUESTIONS[0]}", user_id=41, chat_type="group")
         await api.wait_for(lambda: api.sent(group))  # the refused attempt
         privates = [4101 + n for n in range(5)]
@@ -173,7 +173,7 @@ async def test_a_redelivered_webhook_update_is_answered_once(api, seeds):
 
 
 async def test_a_button_press_and_a_newcomer_are_not_stuck_behind_a_burst(api, seeds):
-    settings = replace(SETTINGS, workers=2, transport=replace(FAST, messages_per_second=20))
+    settings = replace(SETTINGS, workers=2, transport=replace(FAST, messages_per_second=40))
     application = await start_bot(api, seeds, settings)
     try:
         api.user_message(3701, QUESTIONS[0])
