@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from retrieval import Answer, Citation, Context, DocumentInfo, Hit
+from retrieval.text import terminal_safe
 
 HIGHLIGHT_STYLE = "bold yellow"
 CITATION_STYLE = "cyan"
@@ -51,14 +52,19 @@ def document_line(document: DocumentInfo) -> str:
     return " · ".join(parts)
 
 
-def no_answer_text(answer: Answer) -> str:
-    """Why there is no answer, and what to try, in one or two sentences."""
+def no_answer_text(answer: Answer, sources_hint: str) -> str:
+    """Why there is no answer, and what to try (`sources_hint`: how to list the documents)."""
     text = REASONS.get(answer.reason or "", REASONS["low-coverage"])
     if answer.reason in ("unknown-words", "low-coverage", "no-match"):
         if answer.missing_words:
             text += f"(文档中没有出现: {'、'.join(answer.missing_words[:5])})"
-        text += " 可以用 {sources} 查看有哪些文档。"
+        text += f" 可以用 {sources_hint} 查看有哪些文档。"
     return text
+
+
+def safe_text(text: str, style: str | None = None) -> Text:
+    """Terminal text from data (documents, catalogs, file names, questions): escape sequences removed."""
+    return Text(terminal_safe(text), style=style or "")
 
 
 # -- terminal (rich) ----------------------------------------------------------
@@ -67,35 +73,37 @@ def no_answer_text(answer: Answer) -> str:
 def _rich_hit_text(hit: Hit, max_chars: int | None = None) -> Text:
     text = Text()
     for piece, highlighted in _clipped_segments(hit, max_chars):
-        text.append(piece, style=HIGHLIGHT_STYLE if highlighted else None)
+        text.append(terminal_safe(piece), style=HIGHLIGHT_STYLE if highlighted else None)
     return text
 
 
-def rich_answer(answer: Answer, hits: Sequence[Hit] | None = None, first_number: int = 1) -> Group:
+def rich_answer(
+    answer: Answer, hits: Sequence[Hit] | None = None, first_number: int = 1, sources_hint: str = ":sources"
+) -> Group:
     """The answer for a terminal; `hits` (default: all) lets `:more` show the next ones."""
     parts: list = []
     if answer.abstained:
-        parts.append(Text("没有答案: " + no_answer_text(answer).format(sources=":sources"), style="bold red"))
+        parts.append(safe_text("没有答案: " + no_answer_text(answer, sources_hint), style="bold red"))
         return Group(*parts)
     if answer.best_sentence and hits is None:
         # A two-column grid: the sentence wraps under itself, not under "答:".
         grid = Table.grid(padding=(0, 1))
         grid.add_column(no_wrap=True)
         grid.add_column(overflow="fold")
-        grid.add_row(Text("答:", style=BEST_STYLE), Text(best_sentence_text(answer), style=BEST_STYLE))
+        grid.add_row(Text("答:", style=BEST_STYLE), safe_text(best_sentence_text(answer), style=BEST_STYLE))
         parts.append(grid)
         parts.append(Text(""))
     for number, hit in enumerate(hits if hits is not None else answer.hits, start=first_number):
-        parts.append(Text(f"[{number}] {citation_line(hit.citation)}", style=CITATION_STYLE))
+        parts.append(safe_text(f"[{number}] {citation_line(hit.citation)}", style=CITATION_STYLE))
         parts.append(Padding(_rich_hit_text(hit), (0, 0, 1, 4), expand=False))
     return Group(*parts)
 
 
 def rich_context(context: Context) -> Group:
-    parts: list = [Text(citation_line(context.citation), style=CITATION_STYLE)]
+    parts: list = [safe_text(citation_line(context.citation), style=CITATION_STYLE)]
     for number, text in context.paragraphs:
         style = None if number == context.focus else "dim"
-        parts.append(Padding(Text(f"¶{number}  {text}", style=style), (0, 0, 1, 2), expand=False))
+        parts.append(Padding(safe_text(f"¶{number}  {text}", style=style), (0, 0, 1, 2), expand=False))
     return Group(*parts)
 
 
@@ -178,14 +186,16 @@ def html_hit(hit: Hit, number: int, max_chars: int | None = None) -> str:
     return f"<b>[{number}]</b> <i>{html.escape(citation_line(hit.citation))}</i>\n{body}"
 
 
-def html_answer(answer: Answer, hits: Sequence[Hit] | None = None, first_number: int = 1, limit: int = TELEGRAM_LIMIT) -> str:
+def html_answer(
+    answer: Answer, hits: Sequence[Hit] | None = None, first_number: int = 1, limit: int = TELEGRAM_LIMIT
+) -> str:
     """The answer as Telegram HTML, never longer than `limit` characters.
 
     Passages are shortened around their highlighted words until the whole fits;
     cuts fall between pieces of text, never inside a tag or an entity.
     """
     if answer.abstained:
-        return "没有找到答案:" + html.escape(no_answer_text(answer).format(sources="/sources"))
+        return "没有找到答案:" + html.escape(no_answer_text(answer, "/sources"))
     shown = list(hits if hits is not None else answer.hits)
     head = ""
     if answer.best_sentence and hits is None:

@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.text import Text
 
 from bot import render
-from retrieval import Answer, QuestionError, Retriever
+from retrieval import DEFAULT_K, Answer, QuestionError, RetrievalError, Retriever
+from retrieval.text import replace_surrogates
 
 HELP = """命令:
   直接输入问题       用中文提问,例如: 阿里巴巴花了多少钱入股新浪微博?
@@ -37,7 +38,7 @@ _ESCAPE_SEQUENCE = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x
 
 def clean_input(line: str) -> str:
     """The line without terminal escape sequences or control characters (a paste can carry them)."""
-    line = _ESCAPE_SEQUENCE.sub("", line)
+    line = _ESCAPE_SEQUENCE.sub("", replace_surrogates(line))
     return "".join(c for c in line if unicodedata.category(c) != "Cc" or c == "\n").strip()
 
 
@@ -47,7 +48,7 @@ class Session:
 
     retriever: Retriever
     console: Console
-    k: int = 5
+    k: int = DEFAULT_K
     question: str | None = None
     answer: Answer | None = None
     numbered: list = field(default_factory=list)  # every hit printed for the last question, in order
@@ -66,7 +67,7 @@ class Session:
         return True
 
     def say(self, message: str, style: str | None = None) -> None:
-        self.console.print(Text(message, style=style))
+        self.console.print(render.safe_text(message, style=style))
 
     def ask(self, question: str) -> None:
         try:
@@ -131,38 +132,45 @@ class Session:
         for document in self.retriever.documents:
             self.console.print(
                 Text(f"{document.number}. ", style="bold"),
-                Text(render.document_line(document)),
+                render.safe_text(render.document_line(document)),
                 Text(f" · {document.passages} 段", style="dim"),
                 sep="",
             )
 
 
 def run_batch(session: Session, lines: Iterable[str]) -> int:
-    """Answer every line of piped input, then stop."""
-    for line in lines:
+    """Answer every line of piped input, then stop; a line that cannot be answered is reported, not fatal."""
+    failed = 0
+    for number, line in enumerate(lines, start=1):
         line = clean_input(line)
         if not line:
             continue
         session.console.print(Text(f"{PROMPT}{line}", style="bold"))
-        if not session.handle(line):
-            break
+        try:
+            if not session.handle(line):
+                break
+        except RetrievalError as error:
+            failed += 1
+            session.say(f"第 {number} 行无法回答: {error}", style="red")
         session.console.print()
-    return 0
+    return 2 if failed else 0
 
 
 def run_interactive(session: Session, history_file: Path) -> int:
     """The REPL proper, with line editing and history kept across runs."""
     from prompt_toolkit import PromptSession
-    from prompt_toolkit.history import FileHistory, InMemoryHistory
+    from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 
+    history: History
     try:
         history_file.parent.mkdir(parents=True, exist_ok=True)
         history = FileHistory(str(history_file))
     except OSError:
         history = InMemoryHistory()
-    prompt = PromptSession(history=history)
+    prompt: PromptSession[str] = PromptSession(history=history)
     documents = session.retriever.documents
-    session.say(f"已载入 {len(documents)} 篇文档、{len(session.retriever)} 个段落。输入问题,:help 查看命令,Ctrl-D 退出。")
+    loaded = f"已载入 {len(documents)} 篇文档、{len(session.retriever)} 个段落。"
+    session.say(loaded + "输入问题,:help 查看命令,Ctrl-D 退出。")
     while True:
         try:
             line = prompt.prompt(PROMPT)

@@ -4,21 +4,37 @@
     answer = Retriever().ask("阿里巴巴花了多少钱入股新浪微博?")
 """
 
-from retrieval.errors import CatalogError, CorpusError, IndexFileError, QuestionError, RetrievalError
-from retrieval.loading import Skipped
-from retrieval.results import Answer, Citation, Hit
-from retrieval.retriever import Context, DocumentInfo, Retriever
+from retrieval.errors import (
+    CatalogError,
+    CorpusError,
+    IndexFileError,
+    IndexLocationError,
+    ParameterError,
+    QuestionError,
+    RetrievalError,
+)
+from retrieval.loading import FileNote, Skipped
+from retrieval.results import Answer, Citation, Hit, IndexStatus, Reason
+from retrieval.retriever import DEFAULT_K, MAX_K, MAX_QUESTION, Context, DocumentInfo, Retriever
 
 __all__ = [
+    "DEFAULT_K",
+    "MAX_K",
+    "MAX_QUESTION",
     "Answer",
     "CatalogError",
     "Citation",
     "Context",
     "CorpusError",
     "DocumentInfo",
+    "FileNote",
     "Hit",
     "IndexFileError",
+    "IndexLocationError",
+    "IndexStatus",
+    "ParameterError",
     "QuestionError",
+    "Reason",
     "RetrievalError",
     "Retriever",
     "Skipped",

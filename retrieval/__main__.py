@@ -14,8 +14,10 @@ import sys
 import time
 from pathlib import Path
 
-from retrieval import RetrievalError, Retriever, store
-from retrieval.cache import cache_root, use_jieba_cache
+from retrieval import IndexStatus, RetrievalError, Retriever, store
+from retrieval.cache import cache_root, cached_analyzer
+from retrieval.loading import ESCAPING_LINK, display_name
+from retrieval.text import terminal_safe
 
 
 def _index_dir(args: argparse.Namespace) -> Path:
@@ -31,39 +33,51 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("folder", help="文档目录(.txt / .md)")
     build.add_argument("--index-dir", help="索引存放位置(默认在用户缓存目录)")
     build.add_argument("--workers", type=int, help="分词进程数(默认: 大目录用全部核心)")
-    build.add_argument("--force", action="store_true", help="即使文档未变也重建")
+    build.add_argument("--force", action="store_true", help="即使文档未变也重建(建好后才替换旧索引)")
+    build.add_argument("--follow-links", action="store_true", help="跟随指向文档目录之外的链接")
     info = commands.add_parser("info", help="显示索引位置和是否需要重建")
     info.add_argument("folder")
     info.add_argument("--index-dir")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    use_jieba_cache(cache_root(os.environ))
+    analyzer = cached_analyzer(cache_root(os.environ))
     index_dir = _index_dir(args)
     try:
         if args.command == "info":
-            return _info(Path(args.folder), index_dir)
-        if args.force and index_dir.exists():
-            store.remove(index_dir)
+            return _info(Path(args.folder), index_dir, analyzer)
         started = time.perf_counter()
-        retriever = Retriever(args.folder, index_dir=index_dir, workers=args.workers, progress=sys.stderr.isatty())
+        retriever = Retriever(
+            args.folder,
+            index_dir=index_dir,
+            workers=args.workers,
+            progress=sys.stderr.isatty(),
+            follow_links=args.follow_links,
+            analyzer=analyzer,
+            rebuild=args.force,
+        )
         seconds = time.perf_counter() - started
     except RetrievalError as error:
-        print(f"错误: {error}", file=sys.stderr)
+        print(terminal_safe(f"错误: {error}"), file=sys.stderr)
         return 1
-    verb = "已复用" if retriever.index_status == "loaded" else "已建立"
+    verb = "已复用" if retriever.index_status == IndexStatus.LOADED else "已建立"
     print(f"{verb}索引: {len(retriever.documents)} 篇文档, {len(retriever)} 个段落, 用时 {seconds:.1f} 秒")
-    print(f"索引位置: {index_dir}")
-    for skipped in retriever.skipped:
-        print(f"已跳过 {skipped.doc_id}: {skipped.reason}", file=sys.stderr)
+    print(terminal_safe(f"索引位置: {display_name(str(index_dir))}"))
+    if retriever.index_status != IndexStatus.LOADED:
+        for skipped in retriever.skipped:
+            print(terminal_safe(f"已跳过 {skipped.doc_id}: {skipped.reason}"), file=sys.stderr)
+        for note in retriever.notes:
+            print(terminal_safe(f"注意 {note.doc_id}: {note.message}"), file=sys.stderr)
+        if any(s.reason == ESCAPING_LINK for s in retriever.skipped):
+            print("提示: 要跟随指向目录之外的链接,请加 --follow-links。", file=sys.stderr)
     return 0
 
 
-def _info(folder: Path, index_dir: Path) -> int:
-    print(f"索引位置: {index_dir}")
+def _info(folder: Path, index_dir: Path, analyzer) -> int:
+    print(terminal_safe(f"索引位置: {display_name(str(index_dir))}"))
     try:
-        loaded = store.load(index_dir)
+        loaded = store.load(index_dir, analyzer)
     except RetrievalError as error:
-        print(f"状态: 不可用 ({error})")
+        print(terminal_safe(f"状态: 不可用 ({error})"))
         return 1
     fresh = folder.is_dir() and store.is_fresh(loaded, folder)
     print(f"文档: {len(loaded.collection.records)} 篇, 段落: {len(loaded.collection)} 个")

@@ -49,7 +49,7 @@ class Collection:
         self.passage_paragraph = passage_paragraph
         self.span_ptr = span_ptr
         self.spans = spans
-        self._view = memoryview(text_blob) if text_blob.size else memoryview(b"")
+        self._view = text_blob.data if text_blob.size else memoryview(b"")
         self.doc_text = lru_cache(maxsize=512)(self._doc_text)
 
     @classmethod

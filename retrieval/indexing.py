@@ -14,13 +14,11 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-import jieba
-
-from retrieval.analysis import index_terms
+from retrieval.analysis import Analyzer
 from retrieval.chunking import Passage, chunk
 from retrieval.collection import Collection, DocumentRecord
 from retrieval.documents import build_document
-from retrieval.loading import SourceText
+from retrieval.loading import Skipped, SourceText
 from retrieval.metadata import Metadata
 from retrieval.ranking import BM25Index, IndexBuilder
 
@@ -41,12 +39,12 @@ class AnalysedDocument:
     terms: list[tuple[str, list[int], int]]  # per passage: joined distinct terms, counts, length
 
 
-def analyse(source: SourceText, override: Metadata | None, doc_index: int) -> AnalysedDocument:
+def analyse(source: SourceText, override: Metadata | None, doc_index: int, analyzer: Analyzer) -> AnalysedDocument:
     document = build_document(source, override)
     passages = chunk(document, doc_index)
     rows = []
     for passage in passages:
-        terms = index_terms(passage.text(document))
+        terms = analyzer.terms(passage.text(document))
         counts = Counter(terms)
         rows.append((_TERM_SEPARATOR.join(counts), list(counts.values()), len(terms)))
     record = DocumentRecord(document.doc_id, document.title, document.source, document.date, document.url)
@@ -57,35 +55,47 @@ def analyse(source: SourceText, override: Metadata | None, doc_index: int) -> An
 # than receive them through a pipe.
 _SOURCES: Sequence[SourceText] = ()
 _CATALOG: dict[str, Metadata] = {}
+_ANALYZER: Analyzer | None = None
 
 
 def _analyse_at(index: int) -> AnalysedDocument:
     source = _SOURCES[index]
-    return analyse(source, _CATALOG.get(source.doc_id), index)
+    assert _ANALYZER is not None
+    return analyse(source, _CATALOG.get(source.doc_id), index, _ANALYZER)
 
 
-def _analysed(sources: Sequence[SourceText], catalog: dict[str, Metadata], workers: int) -> Iterator[AnalysedDocument]:
-    global _SOURCES, _CATALOG
+def _analysed(
+    sources: Sequence[SourceText], catalog: dict[str, Metadata], workers: int, analyzer: Analyzer
+) -> Iterator[AnalysedDocument]:
+    global _SOURCES, _CATALOG, _ANALYZER
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         for index, source in enumerate(sources):
-            yield analyse(source, catalog.get(source.doc_id), index)
+            yield analyse(source, catalog.get(source.doc_id), index, analyzer)
         return
-    jieba.initialize()
-    _SOURCES, _CATALOG = sources, catalog
+    analyzer.load()
+    _SOURCES, _CATALOG, _ANALYZER = sources, catalog, analyzer
     try:
         context = multiprocessing.get_context("fork")
         with context.Pool(workers) as pool:
             yield from pool.imap(_analyse_at, range(len(sources)), chunksize=16)
     finally:
-        _SOURCES, _CATALOG = (), {}
+        _SOURCES, _CATALOG, _ANALYZER = (), {}, None
+
+
+@dataclass(frozen=True)
+class BuiltIndex:
+    collection: Collection
+    index: BM25Index
+    empty: list[Skipped]  # documents left with no text once page furniture was removed
 
 
 def build_index(
     sources: Sequence[SourceText],
+    analyzer: Analyzer,
     catalog: dict[str, Metadata] | None = None,
     workers: int | None = None,
     progress: bool = False,
-) -> tuple[Collection, BM25Index]:
+) -> BuiltIndex:
     """The collection and BM25 index of `sources`.
 
     `workers`: processes for analysis (default: one per core for a large
@@ -100,10 +110,13 @@ def build_index(
     texts: list[str] = []
     passages: list[Passage] = []
     builder = IndexBuilder()
-    analysed = _analysed(sources, catalog, workers)
+    empty: list[Skipped] = []
+    analysed = _analysed(sources, catalog, workers, analyzer)
     if progress:
         analysed = _with_progress(analysed, len(sources))
     for document in analysed:
+        if not document.passages:
+            empty.append(Skipped(document.record.doc_id, "清理掉页面杂项(导航、版权声明等)后没有正文"))
         records.append(document.record)
         texts.append(document.text)
         passages.extend(document.passages)
@@ -111,7 +124,7 @@ def build_index(
             builder.add_counts(joined.split(_TERM_SEPARATOR) if joined else [], counts, length)
     collection = Collection.from_parts(records, texts, passages)
     del texts, passages  # the collection holds them in arrays now; free the objects before the index
-    return collection, builder.finish()
+    return BuiltIndex(collection, builder.finish(), empty)
 
 
 def _with_progress(items: Iterator[AnalysedDocument], total: int) -> Iterator[AnalysedDocument]:
