@@ -82,7 +82,9 @@ async def run(questions: int, chats: int, rate: float) -> None:
     per_question = Counter(int(c.params["reply_parameters"]["message_id"]) for c in replies)
     missing = [m for m in asked if per_question[m] == 0]
     twice = [m for m, count in per_question.items() if count > 1]
-    wrong_chat = [c for c in replies if asked.get(int(c.params["reply_parameters"]["message_id"])) != int(c.params["chat_id"])]
+    wrong_chat = [
+        c for c in replies if asked.get(int(c.params["reply_parameters"]["message_id"])) != int(c.params["chat_id"])
+    ]
     latencies = sorted(c.at - api.enqueued_at[int(c.params["reply_parameters"]["message_id"])] for c in replies)
     times = sorted(c.at for c in api.delivered_calls())
     busiest = max(sum(1 for t in times[i:i + int(rate) * 3] if t < start + 1.0) for i, start in enumerate(times))

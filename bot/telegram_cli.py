@@ -99,7 +99,10 @@ def run(args: argparse.Namespace) -> int:
 
     token = (args.token or os.environ.get("TELEGRAM_BOT_TOKEN") or "").strip()
     if not token:
-        print("错误: 没有机器人令牌。请设置环境变量 TELEGRAM_BOT_TOKEN,或用 --token 指定(向 @BotFather 申请)。", file=sys.stderr)
+        print(
+            "错误: 没有机器人令牌。请设置环境变量 TELEGRAM_BOT_TOKEN,或用 --token 指定(向 @BotFather 申请)。",
+            file=sys.stderr,
+        )
         return 2
     configure_logging(token, tracebacks=args.verbose)
     try:
@@ -144,7 +147,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             application.run_polling(allowed_updates=list(ALLOWED_UPDATES), close_loop=False)
     except InvalidToken:
-        print("错误: Telegram 拒绝了这个令牌。请检查 TELEGRAM_BOT_TOKEN 或 --token(可向 @BotFather 重新获取)。", file=sys.stderr)
+        print(
+            "错误: Telegram 拒绝了这个令牌。请检查 TELEGRAM_BOT_TOKEN 或 --token(可向 @BotFather 重新获取)。",
+            file=sys.stderr,
+        )
         return 1
     except NetworkError as error:
         print(f"错误: 无法连接 Telegram ({_redact(str(error), token)})。请检查网络或 --base-url。", file=sys.stderr)

@@ -13,6 +13,7 @@ import re
 
 from telegram import (
     BotCommand,
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     MaybeInaccessibleMessage,
@@ -29,7 +30,7 @@ from bot.telegram_limiter import QuestionLimiter, Verdict
 from bot.telegram_memory import AnswerMemory, AnswerMessages, ShownAnswer
 from bot.telegram_metrics import Metrics, MetricsServer, Outcome
 from bot.telegram_settings import BotSettings
-from bot.telegram_transport import UncertainDelivery
+from bot.telegram_transport import UncertainDelivery, error_kind
 from retrieval import Answer, QuestionError, Retriever
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class TelegramBot:
         self.answer_messages = AnswerMessages(settings.remembered_answers)
         self.limiter = QuestionLimiter(settings.questions_per_minute)
         self.metrics_server: MetricsServer | None = None
+        self._typing_in_flight = 0
 
     # -- wiring ----------------------------------------------------------------
 
@@ -125,7 +127,7 @@ class TelegramBot:
         if await self._refused(update, context):
             return
         text = render.html_start(self.retriever.documents, EXAMPLES, COMMANDS)
-        await _reply(update.effective_message, text, html=True)
+        await _reply(_message_of(update), text, html=True)
 
     async def sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/sources: the documents, numbered, a page at a time."""
@@ -133,7 +135,7 @@ class TelegramBot:
             return
         documents = self.retriever.documents
         await _reply(
-            update.effective_message,
+            _message_of(update),
             render.html_sources_page(documents, 1),
             html=True,
             reply_markup=_page_buttons(1, render.sources_pages(len(documents))),
@@ -146,9 +148,9 @@ class TelegramBot:
         documents = self.retriever.documents
         argument = context.args[0] if context.args else ""
         if not argument.isdigit() or not 1 <= int(argument) <= len(documents):
-            await _reply(update.effective_message, render.telegram_source_usage(len(documents)))
+            await _reply(_message_of(update), render.telegram_source_usage(len(documents)))
             return
-        await _reply(update.effective_message, render.html_document(documents[int(argument) - 1]), html=True)
+        await _reply(_message_of(update), render.html_document(documents[int(argument) - 1]), html=True)
 
     async def ask_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/ask 问题: a question, in any chat."""
@@ -156,7 +158,7 @@ class TelegramBot:
 
     async def unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/foo: a one-line hint, when the command is meant for this bot."""
-        message = update.effective_message
+        message = _message_of(update)
         command, _, target = (message.text or "").split()[0].partition("@")
         if target and target.lower() != (context.bot.username or "").lower():
             return  # another bot's command
@@ -170,20 +172,20 @@ class TelegramBot:
 
     async def text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A text message: a question in a private chat; in groups only when meant for the bot."""
-        question = question_in(update.effective_message, context.bot.username, context.bot.id)
+        question = question_in(_message_of(update), context.bot.username, context.bot.id)
         if question is not None:
             await self._answer(update, context, question)
 
     async def edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """An edited question: its earlier answer is edited to answer the new wording."""
-        message = update.effective_message
+        message = _message_of(update)
         question = question_in(message, context.bot.username, context.bot.id, commands=True)
         if question is not None:
             await self._answer(update, context, question)
 
     async def not_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Stickers, photos, voice...: say that the bot answers text (in private chats)."""
-        message = update.effective_message
+        message = _message_of(update)
         if message.chat.type != ChatType.PRIVATE or await self._refused(update, context):
             return
         await _reply(message, render.telegram_text_only(EXAMPLES[0]))
@@ -210,7 +212,7 @@ class TelegramBot:
     async def _reply_to_question(self, update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> Outcome:
         if await self._refused(update, context):
             return Outcome.REFUSED
-        message = update.effective_message
+        message = _message_of(update)
         user = update.effective_user.id if update.effective_user else message.chat_id
         verdict = self.limiter.check(user)
         if verdict is not Verdict.ALLOW:
@@ -220,7 +222,8 @@ class TelegramBot:
         if not question.strip():
             await self._send_or_update(update, render.telegram_ask_usage(EXAMPLES[0], context.bot.username))
             return Outcome.INVALID
-        context.application.create_task(_typing(context, message.chat_id), update=None)
+        if self._typing_in_flight < self.settings.workers:  # a slow server must not pile them up
+            context.application.create_task(self._typing(context, message.chat_id), update=None)
         try:
             answer, more = await asyncio.to_thread(self._ask, question)
         except QuestionError as error:
@@ -235,6 +238,16 @@ class TelegramBot:
             return Outcome.UPDATED
         return Outcome.NO_ANSWER if answer.abstained else Outcome.ANSWERED
 
+    async def _typing(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
+        """The typing indicator: best effort, sent once, never holding up the answer."""
+        self._typing_in_flight += 1
+        try:
+            await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+        except TelegramError as error:
+            log.debug("typing indicator for chat %d not shown: %s", chat_id, error)
+        finally:
+            self._typing_in_flight -= 1
+
     def _ask(self, question: str) -> tuple[Answer, bool]:
         """The answer, and whether 更多 would find more passages (runs in a worker thread)."""
         k = self.settings.k
@@ -247,7 +260,7 @@ class TelegramBot:
     ) -> bool:
         """Reply to the question; for an edited question whose reply is known, edit that reply instead.
         Returns whether it edited."""
-        message = update.effective_message
+        message = _message_of(update)
         earlier = self.answer_messages.get(message.chat_id, message.message_id) if update.edited_message else None
         if earlier is not None:
             try:
@@ -267,8 +280,11 @@ class TelegramBot:
 
     async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """更多, 全文 and the /sources page buttons."""
-        query = update.callback_query
+        query = _query_of(update)
         if await self._refused(update, context):
+            return
+        if query.message is None:  # a message too old for Telegram to say which
+            await query.answer(render.STALE_BUTTON, show_alert=True)
             return
         kind, _, rest = (query.data or "").partition(":")
         if kind == "p":
@@ -287,13 +303,13 @@ class TelegramBot:
             return
         await query.answer()
         if kind == "m":
-            await self._more(query.message, key, shown)
+            await self._more(_shown(query), key, shown)
         else:
             passage = await asyncio.to_thread(self.retriever.context, shown.hits[int(number) - 1])
-            await _reply(query.message, render.html_context(passage), html=True)
+            await _reply(_shown(query), render.html_context(passage), html=True)
 
     async def _sources_page(self, update: Update, page_text: str) -> None:
-        query = update.callback_query
+        query = _query_of(update)
         documents = self.retriever.documents
         pages = render.sources_pages(len(documents))
         if not page_text.isdigit() or not 1 <= int(page_text) <= pages:
@@ -302,8 +318,8 @@ class TelegramBot:
         page = int(page_text)
         await query.answer()
         await query.get_bot().edit_message_text(
-            render.html_sources_page(documents, page), chat_id=query.message.chat.id,
-            message_id=query.message.message_id, parse_mode=ParseMode.HTML, reply_markup=_page_buttons(page, pages),
+            render.html_sources_page(documents, page), chat_id=_shown(query).chat.id,
+            message_id=_shown(query).message_id, parse_mode=ParseMode.HTML, reply_markup=_page_buttons(page, pages),
         )
 
     async def _more(self, message: MaybeInaccessibleMessage, key: str, shown: ShownAnswer) -> None:
@@ -329,6 +345,8 @@ class TelegramBot:
         """Log the failure in one line with its chat and update; tell the person, unless that cannot help."""
         error = context.error
         if not isinstance(update, Update):
+            if isinstance(error, TelegramError):
+                self.metrics.telegram_error(error_kind(error))  # getUpdates bypasses the transport
             if isinstance(error, Conflict):
                 log.error("getUpdates: another process is polling with this token (409 Conflict); stop the other one")
             elif isinstance(error, NetworkError):
@@ -369,12 +387,25 @@ async def _reply(
     )
 
 
-async def _typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
-    """The typing indicator: best effort, sent once, never holding up the answer."""
-    try:
-        await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
-    except TelegramError as error:
-        log.debug("typing indicator for chat %d not shown: %s", chat_id, error)
+def _message_of(update: Update) -> Message:
+    """The message of an update the handler's filters let through only with one."""
+    message = update.effective_message
+    if message is None:
+        raise ValueError(f"update {update.update_id} has no message")
+    return message
+
+
+def _query_of(update: Update) -> CallbackQuery:
+    if update.callback_query is None:
+        raise ValueError(f"update {update.update_id} is not a button press")
+    return update.callback_query
+
+
+def _shown(query: CallbackQuery) -> MaybeInaccessibleMessage:
+    """The message whose button was pressed (Telegram leaves it out for messages older than 48 hours)."""
+    if query.message is None:
+        raise ValueError("the pressed button's message is unknown")
+    return query.message
 
 
 def _chat(update: Update) -> int | None:

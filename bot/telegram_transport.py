@@ -92,7 +92,9 @@ def _seconds(value: float | timedelta) -> float:
 
 def _is_group(chat_id: object) -> bool:
     # Groups, supergroups and channels have negative ids; a username ("@channel") is a channel.
-    return (isinstance(chat_id, int) and chat_id < 0) or (isinstance(chat_id, str) and not chat_id.lstrip("-").isdigit())
+    if isinstance(chat_id, int):
+        return chat_id < 0
+    return isinstance(chat_id, str) and not chat_id.lstrip("-").isdigit()
 
 
 def _chat_id(data: dict[str, Any]) -> int | str | None:
@@ -156,13 +158,16 @@ class ChatRateLimiter(BaseRateLimiter[None]):
                         raise
                     raise final from error
                 if isinstance(error, RetryAfter):
-                    log.warning("%s to chat %s: flood control, waiting %.1f s", endpoint, chat_id, _seconds(error.retry_after))
+                    wait = _seconds(error.retry_after)
+                    log.warning("%s to chat %s: flood control, waiting %.1f s", endpoint, chat_id, wait)
                 else:
                     log.warning("%s to chat %s failed (%s); retrying in %.1f s", endpoint, chat_id, error, delay)
                 await self._sleep(delay)
                 attempt += 1
 
-    def _retry_delay(self, kind: RequestKind, chat_id: int | str | None, error: TelegramError, attempt: int) -> float | None:
+    def _retry_delay(
+        self, kind: RequestKind, chat_id: int | str | None, error: TelegramError, attempt: int
+    ) -> float | None:
         """How long to wait before the next attempt, or None when it must not be repeated."""
         if isinstance(error, RetryAfter):
             wait = _seconds(error.retry_after)

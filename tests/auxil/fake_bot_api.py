@@ -207,7 +207,7 @@ class FakeBotApi:
         with self._condition:
             return [c for c in self.delivered if c.method == method]
 
-    async def wait_for(self, predicate, timeout: float = 20.0):
+    async def wait_for(self, predicate, timeout: float = 20.0):  # noqa: ASYNC109 (polls state other threads change)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             result = predicate()
