@@ -223,6 +223,7 @@ class TelegramBot:
             await self._send_or_update(update, render.telegram_ask_usage(EXAMPLES[0], context.bot.username))
             return Outcome.INVALID
         if self._typing_in_flight < self.settings.workers:  # a slow server must not pile them up
+            self._typing_in_flight += 1
             context.application.create_task(self._typing(context, message.chat_id), update=None)
         try:
             answer, more = await asyncio.to_thread(self._ask, question)
@@ -240,7 +241,6 @@ class TelegramBot:
 
     async def _typing(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
         """The typing indicator: best effort, sent once, never holding up the answer."""
-        self._typing_in_flight += 1
         try:
             await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
         except TelegramError as error:
