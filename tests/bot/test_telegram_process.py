@@ -90,6 +90,34 @@ async def test_unreachable_server_is_a_clear_error_not_a_traceback(bot_env):
     assert "Traceback" not in stderr and TOKEN not in stderr
 
 
+async def test_metrics_port_serves_health_and_counts_and_each_question_is_one_log_line(api, bot_env):
+    import urllib.request
+
+    port = _free_port()
+    process = _start(bot_env, "--base-url", api.url, "--metrics-port", str(port))
+    try:
+        await api.wait_for(lambda: api.called("setMyCommands"), timeout=60)
+        api.user_message(4401, "腾讯模仿泡泡堂做了哪个游戏?")
+        await api.wait_for(lambda: api.answers(4401), timeout=30)
+
+        def get(path: str) -> str:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+                return response.read().decode()
+
+        health = await asyncio.to_thread(get, "/healthz")
+        metrics = await asyncio.to_thread(get, "/metrics")
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert health == "ok\n"
+    assert "\nzhdocqa_questions_total 1\n" in metrics
+    assert 'zhdocqa_question_outcomes_total{outcome="answered"} 1' in metrics
+    [line] = [line for line in stderr.splitlines() if " question chat=" in line]
+    assert "chat=4401" in line and "outcome=answered" in line and "泡泡堂" not in line
+    assert TOKEN not in stderr and "Traceback" not in stderr
+
+
 async def test_a_server_that_is_no_bot_api_is_one_clear_line(api, bot_env):
     del api.bot_user["is_bot"]  # getMe's reply lacks a required field
     process = _start(bot_env, "--base-url", api.url)
