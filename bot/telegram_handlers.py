@@ -69,6 +69,7 @@ COMMANDS = (
 )
 INLINE_RESULTS = 5  # answers listed under "@bot 问题"
 INLINE_CACHE_SECONDS = 60  # Telegram may reuse an inline answer this long (the documents rarely change)
+INLINE_QUERIES_PER_QUESTION = 5  # Telegram sends a query as the user types: one question is several queries
 NEW_MESSAGE = filters.UpdateType.MESSAGE
 GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
 
@@ -85,6 +86,7 @@ class TelegramBot:
         # one evicted (or lost in a restart) is rebuilt from the turn stored in the chat's data.
         self.conversations: OrderedDict[tuple[int, int], tuple[ChatSettings, Conversation]] = OrderedDict()
         self.limiter = QuestionLimiter(settings.questions_per_minute)
+        self.inline_limiter = QuestionLimiter(settings.questions_per_minute * INLINE_QUERIES_PER_QUESTION)
         self.metrics_server: MetricsServer | None = None
         self._typing_in_flight = 0
 
@@ -568,7 +570,7 @@ class TelegramBot:
             return
         outcome = Outcome.FAILED
         try:
-            if self.limiter.check(query.from_user.id) is not Verdict.ALLOW:
+            if self.inline_limiter.check(query.from_user.id) is not Verdict.ALLOW:
                 outcome = Outcome.TOO_FAST
                 await query.answer([], cache_time=0, is_personal=True)
                 return
