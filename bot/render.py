@@ -235,7 +235,7 @@ def html_short_answer(answer: Answer) -> str:
     citation = citation_line(answer.hits[answer.best_sentence_hit].citation)
     return (
         f"{html_understood(answer)}<b>答:</b> {html.escape(best_sentence_text(answer))}\n"
-        f"<i>— {html.escape(citation)}</i>"
+        f"— <i>{html.escape(citation)}</i>"
     )
 
 

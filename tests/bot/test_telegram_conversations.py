@@ -95,7 +95,7 @@ async def test_group_settings_short_answers_and_passages(api, bot):
     answer = await _ask(api, GROUP, "/ask 腾讯模仿泡泡堂做了哪个游戏?", user_id=11)
     text = answer["params"]["text"]
     assert text.startswith("<b>答:</b>") and "<b>[1]</b>" not in text
-    assert "<i>— 《除了电商,阿里还需要一款真正的社交软件》" in text
+    assert "\n— <i>《除了电商,阿里还需要一款真正的社交软件》" in text
     assert list(_buttons(answer["params"])) == ["更多"]
     # 更多 shows the passages, numbered from 1, with their 全文 buttons.
     count = len(api.answers(GROUP))
@@ -133,7 +133,7 @@ async def test_settings_buttons_and_conversations_survive_a_restart(api, seeds, 
         count = len(api.answers(PRIVATE))
         api.press(PRIVATE, answer["message"], _buttons(answer["params"])["全文 1"])
         full = (await api.wait_for(lambda: api.answers(PRIVATE)[count:]))[0]
-        assert "《阿里新浪共缔微电商》 · ¶1" in full["text"] and "<b>¶1</b>" in full["text"]
+        assert "《阿里新浪共缔微电商》" in full["text"] and "<b>¶1</b>" in full["text"]
         api.press(PRIVATE, answer["message"], _buttons(answer["params"])["更多"])
         more = (await api.wait_for(lambda: api.answers(PRIVATE)[count + 1 :]))[0]
         assert "<b>[6]</b>" in more["text"]
@@ -161,9 +161,10 @@ async def test_inline_query_lists_answers_as_valid_html_under_the_limits(api, bo
         assert len(result["title"]) <= render.INLINE_TITLE_LIMIT
         assert len(result["description"]) <= render.INLINE_DESCRIPTION_LIMIT
         assert "<b>问:</b> 阿里巴巴花了多少钱入股新浪微博?" in content["message_text"]
-        assert re.search(r"<i>《[^<]+》[^<]*¶\d+</i>", content["message_text"])
+        assert re.search(r"<b>\[\d\]</b> <i>《[^<]+》", content["message_text"])  # the passage's citation
     # A question the documents do not answer: one result that says so.
     api.inline_query(3001, "北京今天的空气质量怎么样?")
     answered = (await api.wait_for(lambda: api.called("answerInlineQuery")[1:]))[0]
     assert [r["title"] for r in answered["results"]] == [render.INLINE_NO_ANSWER_TITLE]
     assert answered["results"][0]["input_message_content"]["message_text"].count("没有找到答案") == 1
+
