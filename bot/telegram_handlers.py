@@ -94,6 +94,7 @@ class TelegramBot:
 
     def install(self, application: Application) -> None:
         # Only new messages: channel posts never reach a handler, edits go to `edited`.
+        application.add_handler(MessageHandler(NEW_MESSAGE & filters.StatusUpdate.MIGRATE, self.migrate))
         application.add_handler(CommandHandler(["start", "help"], self.start, filters=NEW_MESSAGE))
         application.add_handler(CommandHandler("sources", self.sources, filters=NEW_MESSAGE))
         application.add_handler(CommandHandler("source", self.source, filters=NEW_MESSAGE))
@@ -312,6 +313,15 @@ class TelegramBot:
 
     def _date_error(self, text: str) -> str | None:
         return None  # FILTER-PENDING
+
+    async def migrate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A group became a supergroup, with a new chat id: its settings, filters and buttons move along."""
+        message = _message_of(update)
+        if message.migrate_to_chat_id is None:
+            return  # the same move, announced in the new chat: done once, from the old one
+        context.application.migrate_chat_data(message=message)
+        self._forget_conversations(message.chat_id)
+        log.info("chat %d became chat %d; its state moved with it", message.chat_id, message.migrate_to_chat_id)
 
     # -- questions -------------------------------------------------------------------
 

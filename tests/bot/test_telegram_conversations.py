@@ -168,3 +168,16 @@ async def test_inline_query_lists_answers_as_valid_html_under_the_limits(api, bo
     assert [r["title"] for r in answered["results"]] == [render.INLINE_NO_ANSWER_TITLE]
     assert answered["results"][0]["input_message_content"]["message_text"].count("没有找到答案") == 1
 
+
+
+async def test_a_group_that_becomes_a_supergroup_keeps_its_settings(api, bot):
+    shown = await _ask(api, GROUP, "/settings", user_id=11)
+    api.press(GROUP, shown["message"], "s:k:1", user_id=11)
+    await api.wait_for(lambda: api.called("editMessageText"))
+    supergroup = -1001234567890
+    api.user_message(GROUP, None, user_id=11, chat_type="group", extra={"migrate_to_chat_id": supergroup})
+    api.user_message(supergroup, None, user_id=11, chat_type="supergroup", extra={"migrate_from_chat_id": GROUP})
+    await api.wait_for(lambda: GROUP not in bot.chat_data and bot.chat_data.get(supergroup, {}).get("settings"))
+    answer = await _ask(api, supergroup, "/ask 腾讯模仿泡泡堂做了哪个游戏?", user_id=11)
+    assert answer["params"]["text"].count("<b>[") == 1
+    assert not api.answers(GROUP)[1:]  # the service messages get no reply
