@@ -526,7 +526,8 @@ class TelegramBot:
             await self._more(_shown(query), state, key, shown)
         else:
             passage = await asyncio.to_thread(self._passage, shown, int(number))
-            await _reply(_shown(query), render.html_context(passage), html=True)
+            sent = await _reply(_shown(query), render.html_context(passage), html=True)
+            state.remember_turn(sent.message_id, shown.searched, None)  # a reply to it follows up the same question
 
     def _passage(self, shown: ShownAnswer, number: int) -> Context:
         """Passage `number` of an answer, found again by its question, and its neighbours (in a worker thread)."""
@@ -560,12 +561,13 @@ class TelegramBot:
         numbered = replace(shown, shown=shown.shown + len(new))
         state.update_answer(key, numbered)
         answer = Answer(shown.searched, tuple(new), False, None, None)
-        await _reply(
+        sent = await _reply(
             message,
             render.html_answer(answer, hits=new, first_number=first),
             html=True,
             reply_markup=_answer_buttons(key, first, len(new), len(hits) > numbered.shown),
         )
+        state.remember_turn(sent.message_id, shown.searched, None)  # a reply to it follows up the same question
 
     # -- inline mode ------------------------------------------------------------------------
 

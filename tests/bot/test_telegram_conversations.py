@@ -140,6 +140,11 @@ async def test_settings_buttons_and_conversations_survive_a_restart(api, seeds, 
         follow_up = await _ask(api, PRIVATE, "占多少股份?", reply_to=answer["message"])
         assert follow_up["params"]["text"].startswith("<i>理解为: "), follow_up["params"]["text"][:100]
         assert follow_up["params"]["text"].count("<b>[") == 5  # the setting too
+        # A reply to the passages 更多 sent follows up the question they belong to.
+        more_message = api.delivered_calls()[-2].result
+        assert "<b>[6]</b>" in more_message["text"]
+        again = await _ask(api, PRIVATE, "占多少股份?", reply_to=more_message)
+        assert again["params"]["text"].startswith("<i>理解为: ")
     finally:
         await stop_bot(application)
 
