@@ -25,3 +25,7 @@ class QuestionError(RetrievalError):
 
 class IndexVersionError(IndexFileError):
     """A saved index was built by other code (format, analyzer or parameters)."""
+
+
+class IndexRankingError(IndexVersionError):
+    """A saved index was built for another ranking mode (issue 14)."""

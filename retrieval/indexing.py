@@ -21,6 +21,7 @@ from retrieval.chunking import Passage, chunk
 from retrieval.collection import Collection, DocumentRecord
 from retrieval.documents import build_document
 from retrieval.loading import SourceText
+from retrieval.lucene_scoring import LuceneIndex, Ranking
 from retrieval.metadata import Metadata
 from retrieval.ranking import BM25Index, IndexBuilder
 
@@ -85,12 +86,14 @@ def build_index(
     catalog: dict[str, Metadata] | None = None,
     workers: int | None = None,
     progress: bool = False,
-) -> tuple[Collection, BM25Index]:
+    ranking: Ranking = Ranking.EXACT,
+) -> tuple[Collection, BM25Index | LuceneIndex]:
     """The collection and BM25 index of `sources`.
 
     `workers`: processes for analysis (default: one per core for a large
     collection, none for a small one). `progress`: show a bar on stderr for a
-    build that lasts more than a couple of seconds.
+    build that lasts more than a couple of seconds. `ranking`: the scorer the
+    index is built for (issue 14: "lucene" scores as Lucene/OpenSearch do).
     """
     catalog = catalog or {}
     if workers is None:
@@ -111,6 +114,8 @@ def build_index(
             builder.add_counts(joined.split(_TERM_SEPARATOR) if joined else [], counts, length)
     collection = Collection.from_parts(records, texts, passages)
     del texts, passages  # the collection holds them in arrays now; free the objects before the index
+    if ranking == Ranking.LUCENE:
+        return collection, LuceneIndex.from_postings(*builder.finish_postings())
     return collection, builder.finish()
 
 

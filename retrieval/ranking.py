@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -184,6 +184,10 @@ class IndexBuilder:
         self._lengths.append(length)
 
     def finish(self, k1: float = K1, b: float = B) -> BM25Index:
+        return BM25Index.from_postings(*self.finish_postings(), k1, b)
+
+    def finish_postings(self) -> tuple[Vocabulary, Postings, np.ndarray]:
+        """The sorted vocabulary, term-major postings and passage lengths (for any scorer)."""
         inserted = list(self._ids)  # ids were handed out 0, 1, 2, ... in this order
         order = sort_order(inserted)
         terms = [inserted[i] for i in order]
@@ -203,4 +207,4 @@ class IndexBuilder:
         postings = postings_from_rows(term_ids, counts, row_ptr, len(terms))
         del term_ids, counts, row_ptr
         lengths = np.frombuffer(self._lengths, dtype=np.int64).copy()
-        return BM25Index.from_postings(vocabulary, postings, lengths, k1, b)
+        return vocabulary, postings, lengths

@@ -20,10 +20,11 @@ from retrieval.answering import (
     is_known,
 )
 from retrieval.collection import Collection
-from retrieval.errors import CorpusError, IndexFileError, IndexVersionError, QuestionError
+from retrieval.errors import CorpusError, IndexFileError, IndexRankingError, IndexVersionError, QuestionError
 from retrieval.general_idf import GeneralIdf
 from retrieval.indexing import build_index
 from retrieval.loading import Skipped, SourceText, read_folder
+from retrieval.lucene_scoring import LuceneIndex, Ranking
 from retrieval.metadata import read_catalog
 from retrieval.ranking import BM25Index
 from retrieval.results import Answer, Citation, Hit
@@ -72,7 +73,9 @@ class Retriever:
         index_dir: str | Path | None = None,
         workers: int | None = None,
         progress: bool = False,
+        ranking: str = Ranking.EXACT,
     ) -> None:
+        self.ranking_mode = _ranking(ranking)  # issue 14
         folder = Path(folder).expanduser() if folder is not None else seeds_folder()
         self.folder: Path | None = folder
         self.index_status = "built"
@@ -82,11 +85,13 @@ class Retriever:
                 return
         stamps = store.folder_stamps(folder) if folder.is_dir() else []
         texts, skipped = read_folder(folder)
-        collection, index = build_index(texts, read_catalog(folder), workers=workers, progress=progress)
+        collection, index = build_index(
+            texts, read_catalog(folder), workers=workers, progress=progress, ranking=self.ranking_mode
+        )
         self._use(collection, index, skipped)
         if index_dir is not None:
             try:
-                store.save(index_dir, collection, index, stamps, skipped, self._general)
+                store.save(index_dir, collection, index, stamps, skipped, self._general, self.ranking_mode)
             except OSError as error:
                 log.warning("could not save the index to %s: %s", index_dir, error)
 
@@ -95,7 +100,11 @@ class Retriever:
         if not (index_dir / store.MANIFEST).exists():
             return False
         try:
-            loaded = store.load(index_dir)
+            loaded = store.load(index_dir, self.ranking_mode)
+        except IndexRankingError as error:  # issue 14
+            log.info("%s", error)
+            self.index_status = "rebuilt: ranking changed"
+            return False
         except IndexVersionError as error:
             log.info("%s", error)  # expected after an upgrade: no cause for alarm
             self.index_status = "rebuilt: analyzer changed"
@@ -117,8 +126,11 @@ class Retriever:
         return cls(folder, **options)
 
     @classmethod
-    def from_texts(cls, texts: Iterable[str], ids: Sequence[str] | None = None) -> Retriever:
+    def from_texts(
+        cls, texts: Iterable[str], ids: Sequence[str] | None = None, *, ranking: str = Ranking.EXACT
+    ) -> Retriever:
         """Documents given as strings; doc_id is ids[i], or str(i) without ids."""
+        ranking = _ranking(ranking)  # issue 14
         texts = list(texts)
         if ids is not None and len(ids) != len(texts):
             raise CorpusError(f"{len(texts)} 篇文本却有 {len(ids)} 个 id:两者数量必须相同。")
@@ -131,11 +143,12 @@ class Retriever:
         self = cls.__new__(cls)
         self.folder = None
         self.index_status = "built"
-        self._use(*build_index(sources), [])
+        self.ranking_mode = ranking
+        self._use(*build_index(sources, ranking=ranking), [])
         return self
 
     def _use(
-        self, collection: Collection, index: BM25Index, skipped: list[Skipped], general: GeneralIdf | None = None
+        self, collection: Collection, index: BM25Index | LuceneIndex, skipped: list[Skipped], general: GeneralIdf | None = None
     ) -> None:
         if len(collection) == 0:
             raise CorpusError("文档中没有可检索的正文(清理掉页面杂项后为空)。")
@@ -246,6 +259,14 @@ class Retriever:
             end=passage.end,
             hidden=tuple(noise_spans(text)),
         )
+
+
+def _ranking(value: str) -> Ranking:
+    try:
+        return Ranking(value)
+    except ValueError:
+        choices = ", ".join(r.value for r in Ranking)
+        raise CorpusError(f"未知的评分方式 {value!r}:可选 {choices}。") from None
 
 
 def _checked(question: str) -> str:

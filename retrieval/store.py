@@ -25,18 +25,19 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.collection import Collection, DocumentRecord
-from retrieval.errors import IndexFileError, IndexVersionError
+from retrieval.errors import IndexFileError, IndexRankingError, IndexVersionError
 from retrieval.general_idf import GeneralIdf
 from retrieval.loading import Skipped, document_paths
+from retrieval.lucene_scoring import LuceneIndex, Ranking
 from retrieval.metadata import CATALOG_NAME
-from retrieval.ranking import B, K1, BM25Index
+from retrieval.ranking import K1, B, BM25Index
 from retrieval.vocabulary import Vocabulary
 
 FORMAT_VERSION = 3
 # Every module whose code decides what a passage is or which terms it has: an
 # index built by other code, or other jieba/OpenCC releases, is rebuilt.
 _PIPELINE = ("analysis.py", "cleaning.py", "chunking.py", "metadata.py", "documents.py", "loading.py",
-             "indexing.py", "ranking.py", "general_idf.py", "stopwords.txt")
+             "indexing.py", "ranking.py", "lucene_scoring.py", "general_idf.py", "stopwords.txt")
 
 
 def _pipeline_version() -> str:
@@ -130,10 +131,11 @@ def default_index_dir(cache_root: Path, folder: Path) -> Path:
 def save(
     directory: Path,
     collection: Collection,
-    index: BM25Index,
+    index: BM25Index | LuceneIndex,
     stamps: list[FileStamp],
     skipped: list[Skipped],
     general: GeneralIdf,
+    ranking: Ranking = Ranking.EXACT,
 ) -> None:
     """Write the index to `directory`, replacing what is there only once it is complete."""
     arrays = {
@@ -169,6 +171,7 @@ def save(
             "analyzer": ANALYZER_VERSION,
             "k1": K1,
             "b": B,
+            "ranking": str(ranking),  # issue 14: an index serves only the scorer it was built for
             "passages": len(collection),
             "terms": len(index.vocabulary),
             "documents": [r.to_json() for r in collection.records],
@@ -195,7 +198,7 @@ def remove(directory: Path) -> None:
 @dataclass
 class LoadedIndex:
     collection: Collection
-    index: BM25Index
+    index: BM25Index | LuceneIndex
     general: GeneralIdf
     stamps: list[FileStamp]
     skipped: list[Skipped]
@@ -214,13 +217,18 @@ def read_manifest(directory: Path) -> dict:
     return manifest
 
 
-def load(directory: Path) -> LoadedIndex:
-    """Open a saved index (memory-mapped). Raises IndexFileError when it is damaged or of another version."""
+def load(directory: Path, ranking: Ranking = Ranking.EXACT) -> LoadedIndex:
+    """Open a saved index (memory-mapped). Raises IndexFileError when it is damaged, of another version,
+    or built for another `ranking`."""
     manifest = read_manifest(directory)
     if manifest.get("format") != FORMAT_VERSION or manifest.get("analyzer") != ANALYZER_VERSION:
         raise IndexVersionError(f"{directory} 的索引由另一版本的程序建立,需要重建。")
     if manifest.get("k1") != K1 or manifest.get("b") != B:
         raise IndexVersionError(f"{directory} 的索引使用了不同的 BM25 参数,需要重建。")
+    if manifest.get("ranking", Ranking.EXACT) != ranking:
+        raise IndexRankingError(
+            f"{directory} 的索引按 {manifest.get('ranking', Ranking.EXACT)} 方式评分建立,现在要求 {ranking},需要重建。"
+        )
     arrays = {}
     try:
         for name in _ARRAYS:
@@ -250,7 +258,8 @@ def load(directory: Path) -> LoadedIndex:
         arrays["spans"],
     )
     vocabulary = Vocabulary(arrays["vocabulary_blob"], arrays["vocabulary_offsets"], arrays["vocabulary_keys"])
-    index = BM25Index(vocabulary, arrays["indptr"], arrays["indices"], arrays["weights"], arrays["idf"], passages)
+    scorer = LuceneIndex if ranking == Ranking.LUCENE else BM25Index
+    index = scorer(vocabulary, arrays["indptr"], arrays["indices"], arrays["weights"], arrays["idf"], passages)
     general = GeneralIdf(
         Vocabulary(arrays["general_blob"], arrays["general_offsets"], arrays["general_keys"]),
         arrays["general_values"],
