@@ -3,6 +3,10 @@
     python -m retrieval index DIR             build (or refresh) the index of a folder
     python -m retrieval index DIR --force     rebuild even when nothing changed
     python -m retrieval info DIR              say whether the saved index is fresh
+    python -m retrieval push DIR --opensearch URL --index NAME
+                                              load the folder into OpenSearch, behind the alias NAME
+    python -m retrieval push --bulk FILE... --opensearch URL --index NAME
+                                              load bulk files made by bench/spark_bulk.py
 """
 
 from __future__ import annotations
@@ -35,7 +39,18 @@ def main(argv: list[str] | None = None) -> int:
     info = commands.add_parser("info", help="显示索引位置和是否需要重建")
     info.add_argument("folder")
     info.add_argument("--index-dir")
+    load = commands.add_parser("push", help="把目录载入 OpenSearch(建新索引,完成后切换别名)")
+    load.add_argument("folder", nargs="?", help="文档目录(与 --bulk 二选一)")
+    load.add_argument("--bulk", nargs="+", type=Path, metavar="FILE", help="已生成的批量文件(NDJSON)")
+    load.add_argument("--opensearch", metavar="URL", help="集群地址(默认取环境变量 ZHDOCQA_OPENSEARCH_URL)")
+    load.add_argument("--index", required=True, metavar="NAME", help="别名:检索时用这个名字")
+    load.add_argument("--shards", type=int, default=1, help="主分片数(默认 1)")
+    load.add_argument("--replicas", type=int, default=1, help="副本数(默认 1)")
+    load.add_argument("--keep-previous", action="store_true", help="保留别名原来指向的索引(便于回滚)")
+    load.add_argument("--workers", type=int, help="分词进程数")
     args = parser.parse_args(argv)
+    if args.command == "push":
+        return _push(parser, args)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     use_jieba_cache(cache_root(os.environ))
     index_dir = _index_dir(args)
@@ -55,6 +70,41 @@ def main(argv: list[str] | None = None) -> int:
     print(f"索引位置: {index_dir}")
     for skipped in retriever.skipped:
         print(f"已跳过 {skipped.doc_id}: {skipped.reason}", file=sys.stderr)
+    return 0
+
+
+def _push(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from retrieval.opensearch_client import connect, shown_url
+    from retrieval.opensearch_push import bulk_file_items, folder_items, push
+
+    url = args.opensearch or os.environ.get("ZHDOCQA_OPENSEARCH_URL")
+    if not url:
+        parser.error("需要 --opensearch URL(或环境变量 ZHDOCQA_OPENSEARCH_URL)")
+    if (args.folder is None) == (args.bulk is None):
+        parser.error("请给出文档目录或 --bulk 文件,二者选一")
+    if args.shards < 1 or args.replicas < 0:
+        parser.error("--shards 至少为 1,--replicas 不能为负")
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    use_jieba_cache(cache_root(os.environ))
+    started = time.perf_counter()
+    try:
+        if args.folder is not None and not Path(args.folder).is_dir():
+            raise RetrievalError(f"找不到文档目录 {args.folder}。")
+        items = folder_items(Path(args.folder), args.workers) if args.folder else bulk_file_items(args.bulk)
+        report = push(
+            connect(url), url, items, args.index, shards=args.shards, replicas=args.replicas,
+            keep_previous=args.keep_previous, progress=sys.stderr.isatty(),
+        )
+    except RetrievalError as error:
+        print(f"错误: {error}", file=sys.stderr)
+        return 1
+    seconds = time.perf_counter() - started
+    print(f"已载入 {shown_url(url)}: {report.documents} 篇文档, {report.passages} 个段落, 用时 {seconds:.1f} 秒")
+    print(f"别名 {report.alias} → {report.index}")
+    if report.deleted:
+        print(f"已删除旧索引: {', '.join(report.deleted)}")
+    elif report.previous:
+        print(f"旧索引仍保留: {', '.join(report.previous)}")
     return 0
 
 

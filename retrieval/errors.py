@@ -29,3 +29,7 @@ class IndexVersionError(IndexFileError):
 
 class IndexRankingError(IndexVersionError):
     """A saved index was built for another ranking mode (issue 14)."""
+
+
+class BackendError(RetrievalError):
+    """The OpenSearch cluster could not be reached, refused us, or failed (issue 14)."""

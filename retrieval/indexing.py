@@ -81,6 +81,16 @@ def _analysed(sources: Sequence[SourceText], catalog: dict[str, Metadata], worke
         _SOURCES, _CATALOG = (), {}
 
 
+def analysed_documents(
+    sources: Sequence[SourceText], catalog: dict[str, Metadata] | None = None, workers: int | None = None
+) -> Iterator[AnalysedDocument]:
+    """Each source analysed, in order (in worker processes for a large collection): for exports (issue 14)."""
+    if workers is None:
+        large = sum(len(s.text) for s in sources) >= PARALLEL_CHARACTERS
+        workers = (os.cpu_count() or 1) if large else 1
+    return _analysed(sources, catalog or {}, workers)
+
+
 def build_index(
     sources: Sequence[SourceText],
     catalog: dict[str, Metadata] | None = None,

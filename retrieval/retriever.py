@@ -126,6 +126,13 @@ class Retriever:
         return cls(folder, **options)
 
     @classmethod
+    def from_opensearch(cls, url: str, *, index: str, **options) -> Retriever:
+        """The collection `python -m retrieval push` loaded into the OpenSearch cluster at `url` (issue 14)."""
+        from retrieval.opensearch_backend import OpenSearchRetriever  # the backend builds on this class
+
+        return OpenSearchRetriever(url, index=index, **options)
+
+    @classmethod
     def from_texts(
         cls, texts: Iterable[str], ids: Sequence[str] | None = None, *, ranking: str = Ranking.EXACT
     ) -> Retriever:
