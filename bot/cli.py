@@ -29,6 +29,11 @@ def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--corpus", metavar="DIR", help="文档目录(默认: 内置的示例文章)")
     common.add_argument("--k", type=int, default=argparse.SUPPRESS, help=f"每次显示的段落数(默认 {DEFAULT_K})")
+    # issue 14: answer from a collection pushed to OpenSearch (python -m retrieval push) instead of a folder
+    common.add_argument("--opensearch", metavar="URL", default=argparse.SUPPRESS, help="从 OpenSearch 集群检索")
+    common.add_argument(
+        "--opensearch-index", metavar="NAME", default=argparse.SUPPRESS, help="OpenSearch 中的别名(默认 zhdocqa)"
+    )
     return common
 
 
@@ -50,6 +55,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         telegram_cli.add_parser(commands, common)
     args = parser.parse_args(argv)
     args.k = getattr(args, "k", DEFAULT_K)
+    args.opensearch = getattr(args, "opensearch", None)
+    args.opensearch_index = getattr(args, "opensearch_index", "zhdocqa")
+    if args.opensearch and args.corpus:
+        parser.error("--corpus 和 --opensearch 只能选一个")
     if not 1 <= args.k <= 20:
         parser.error(f"--k 应为 1 到 20 之间的整数,收到 {args.k}")
     return args
@@ -103,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return telegram_cli.run(args)
     try:
-        retriever = open_retriever(args.corpus)
+        retriever = open_retriever(args.corpus, args.opensearch, args.opensearch_index)
     except RetrievalError as error:
         print(f"错误: {error}", file=sys.stderr)
         return 2

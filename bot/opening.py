@@ -13,10 +13,13 @@ from retrieval.cache import APP_NAME, cache_root, use_jieba_cache
 from retrieval.seeds import seeds_folder
 
 
-def open_retriever(corpus: str | None) -> Retriever:
-    """The retriever over `corpus` (or the seeds), reusing its saved index when fresh."""
+def open_retriever(corpus: str | None, opensearch: str | None = None, index: str = "zhdocqa") -> Retriever:
+    """The retriever over `corpus` (or the seeds), reusing its saved index when fresh;
+    with `opensearch`, the collection pushed to that cluster under the alias `index` (issue 14)."""
     root = cache_root(os.environ)
     use_jieba_cache(root)
+    if opensearch:
+        return Retriever.from_opensearch(opensearch, index=index)
     folder = Path(corpus).expanduser() if corpus else seeds_folder()
     return Retriever(folder, index_dir=store.default_index_dir(root, folder), progress=sys.stderr.isatty())
 

@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         print("错误: --rate-limit 至少为 1。", file=sys.stderr)
         return 2
     try:
-        retriever = open_retriever(args.corpus)
+        retriever = open_retriever(args.corpus, args.opensearch, args.opensearch_index)
     except RetrievalError as error:
         print(f"错误: {error}", file=sys.stderr)
         return 2

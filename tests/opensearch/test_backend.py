@@ -11,8 +11,12 @@ A real cluster is used only when ZHDOCQA_OPENSEARCH_URL is set.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -346,3 +350,35 @@ def test_a_real_cluster_ranks_as_the_local_lucene_mode(seed_items, local_lucene)
             assert [h.score for h in got] == pytest.approx([h.score for h in wanted], rel=1e-6)
     finally:
         client.indices.delete(index=report.index)
+
+
+# -- the adapters ---------------------------------------------------------------
+
+
+def _run_bot(*args, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env.update({"ZHDOCQA_CACHE_DIR": str(tmp_path / "cache"), "HOME": str(tmp_path), "PYTHONIOENCODING": "utf-8"})
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], check=False, capture_output=True, text=True, env=env, timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+
+
+def test_ask_over_opensearch_prints_the_local_lucene_answer(seed_items, local_lucene, tmp_path):
+    from bot.render import answer_json
+
+    exchanges = [_mapping_exchange(), _search_exchange(local_lucene, seed_items, QUESTION, 3)]
+    with FakeOpenSearch(exchanges) as fake:
+        result = _run_bot("ask", QUESTION, "--k", "3", "--json", "--opensearch", fake.url, "--opensearch-index", ALIAS,
+                          tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    _finished(fake)
+    assert json.loads(result.stdout) == answer_json(local_lucene.ask(QUESTION, k=3))
+
+
+def test_ask_over_an_unreachable_cluster_is_one_clear_line(tmp_path):
+    with FakeOpenSearch([]) as fake:
+        url = fake.url
+    result = _run_bot("ask", QUESTION, "--opensearch", url, tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("错误: 无法连接 OpenSearch") and "Traceback" not in result.stderr
