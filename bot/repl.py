@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.text import Text
 
 from bot import render
-from retrieval import Answer, QuestionError, Retriever
+from retrieval import Answer, BackendError, QuestionError, Retriever
 
 HELP = """命令:
   直接输入问题       用中文提问,例如: 阿里巴巴花了多少钱入股新浪微博?
@@ -56,6 +56,13 @@ class Session:
 
     def handle(self, line: str) -> bool:
         """Act on one line; False when the person asked to quit."""
+        try:
+            return self._handle(line)
+        except BackendError as error:  # issue 14: a cluster that fails mid-session is one line, not a traceback
+            self.say(f"检索服务出错: {error}", style="red")
+            return True
+
+    def _handle(self, line: str) -> bool:
         line = clean_input(line)
         if not line:
             self.say("请输入问题,或输入 :help 查看命令。")

@@ -4,13 +4,14 @@
     answer = Retriever().ask("阿里巴巴花了多少钱入股新浪微博?")
 """
 
-from retrieval.errors import CatalogError, CorpusError, IndexFileError, QuestionError, RetrievalError
+from retrieval.errors import BackendError, CatalogError, CorpusError, IndexFileError, QuestionError, RetrievalError
 from retrieval.loading import Skipped
 from retrieval.results import Answer, Citation, Hit
 from retrieval.retriever import Context, DocumentInfo, Retriever
 
 __all__ = [
     "Answer",
+    "BackendError",
     "CatalogError",
     "Citation",
     "Context",

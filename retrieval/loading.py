@@ -60,6 +60,22 @@ def document_paths(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
 
+def read_source(folder: Path, path: Path) -> SourceText | Skipped:
+    """One document of `folder`, decoded, or why it is skipped (distributed builds read files one by one)."""
+    doc_id = path.relative_to(folder).as_posix()
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        return Skipped(doc_id, f"无法读取文件: {error.strerror or error}")
+    decoded = decode(data)
+    if decoded is None:
+        return Skipped(doc_id, "无法识别编码(支持 UTF-8、GB18030、Big5),请转换为 UTF-8")
+    text, encoding = decoded
+    if not text.strip():
+        return Skipped(doc_id, "文件为空")
+    return SourceText(doc_id, path, text, encoding)
+
+
 def read_folder(folder: str | Path) -> tuple[list[SourceText], list[Skipped]]:
     """Every readable document of `folder`, and the files that were skipped.
 
@@ -76,21 +92,8 @@ def read_folder(folder: str | Path) -> tuple[list[SourceText], list[Skipped]]:
     texts: list[SourceText] = []
     skipped: list[Skipped] = []
     for path in paths:
-        doc_id = path.relative_to(folder).as_posix()
-        try:
-            data = path.read_bytes()
-        except OSError as error:
-            skipped.append(Skipped(doc_id, f"无法读取文件: {error.strerror or error}"))
-            continue
-        decoded = decode(data)
-        if decoded is None:
-            skipped.append(Skipped(doc_id, "无法识别编码(支持 UTF-8、GB18030、Big5),请转换为 UTF-8"))
-            continue
-        text, encoding = decoded
-        if not text.strip():
-            skipped.append(Skipped(doc_id, "文件为空"))
-            continue
-        texts.append(SourceText(doc_id, path, text, encoding))
+        read = read_source(folder, path)
+        (texts if isinstance(read, SourceText) else skipped).append(read)
     for item in skipped:
         log.warning("skipped %s: %s", item.doc_id, item.reason)
     if not texts:
