@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+from functools import cached_property
 from typing import Any
 
 from retrieval import general_idf
@@ -168,8 +169,9 @@ class OpenSearchRetriever(Retriever):
 
     # -- what the local Retriever reads from its collection ------------------
 
-    @property
+    @cached_property
     def documents(self) -> tuple[DocumentInfo, ...]:
+        """The first MAX_DOCUMENTS documents (asked once: the REPL and the bot list them often)."""
         body = {"size": MAX_DOCUMENTS, "query": {"term": {"kind": DOCUMENT}}, "sort": [{"doc": {"order": "asc"}}]}
         response = call(self.url, "列出文档", lambda: self.client.search(index=self.index_name, body=body))
         return tuple(

@@ -155,7 +155,11 @@ class Retriever:
         return self
 
     def _use(
-        self, collection: Collection, index: BM25Index | LuceneIndex, skipped: list[Skipped], general: GeneralIdf | None = None
+        self,
+        collection: Collection,
+        index: BM25Index | LuceneIndex,
+        skipped: list[Skipped],
+        general: GeneralIdf | None = None,
     ) -> None:
         if len(collection) == 0:
             raise CorpusError("文档中没有可检索的正文(清理掉页面杂项后为空)。")
