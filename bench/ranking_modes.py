@@ -22,20 +22,23 @@ K = 10
 
 def main() -> int:
     from retrieval import Retriever
-    from retrieval.analysis import index_terms
+    from retrieval.analysis import default_analyzer
     from retrieval.evaluate import load_benchmark
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path, default=Path("../shared"))
     args = parser.parse_args()
     paragraphs, questions = load_benchmark(args.shared / "data")
-    exact = Retriever.from_texts(paragraphs, ranking="exact")._index
-    lucene = Retriever.from_texts(paragraphs, ranking="lucene")._index
+    exact = Retriever.from_texts(paragraphs, ranking="exact")
+    lucene = Retriever.from_texts(paragraphs, ranking="lucene")
+    analyzer = default_analyzer()
     counted = top1 = same_set = same_order = 0
     for question, _, _ in questions:
-        terms = index_terms(question)
-        a = [d for d, _ in exact.top(terms, K)]
-        b = [d for d, _ in lucene.top(terms, K)]
+        if not analyzer.question(question).terms:
+            continue
+        # Each passage as (doc_id, start offset): unique, even where a long paragraph has several passages.
+        a = [(h.citation.doc_id, h.start) for h in exact.search(question, K)]
+        b = [(h.citation.doc_id, h.start) for h in lucene.search(question, K)]
         if not a:
             continue
         counted += 1

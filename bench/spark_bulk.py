@@ -12,7 +12,8 @@ machines. The job:
    uses, and hands them out in partitions;
 2. on the executors, reads, decodes and analyses each document with the same
    functions as `python -m retrieval index` (retrieval.loading.read_source,
-   retrieval.indexing.analyse) and keeps the analysed documents;
+   retrieval.indexing.analyse, each partition with its own Analyzer) and
+   keeps the analysed documents;
 3. collects only each document's passage count, numbers documents and
    passages across the corpus on the driver (a prefix sum: passage numbers
    decide the tie order), and broadcasts the offsets;
@@ -40,19 +41,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def analyse_partition(rows, folder: str, catalog: dict):
-    """(position, relative path) -> (position, AnalysedDocument or a skip reason)."""
-    from retrieval.analysis import quiet_jieba
+def analyse_partition(rows, catalog: dict):
+    """(position, doc_id, path) -> (position, AnalysedDocument or a skip reason)."""
+    from retrieval.analysis import Analyzer
     from retrieval.indexing import analyse
-    from retrieval.loading import SourceText, read_source
+    from retrieval.loading import ListedFile, SourceText, read_source
 
-    quiet_jieba()
-    root = Path(folder)
-    for position, relative in rows:
-        read = read_source(root, root / relative)
+    analyzer = Analyzer()  # one per partition: each executor loads the dictionary once
+    for position, doc_id, path in rows:
+        read, _note = read_source(ListedFile(doc_id, Path(path)))
         if isinstance(read, SourceText):
             # The doc_index argument only labels passages; numbering is done on the driver.
-            yield position, analyse(read, catalog.get(read.doc_id), 0)
+            yield position, analyse(read, catalog.get(read.doc_id), 0, analyzer)
         else:
             yield position, read.reason
 
@@ -61,7 +61,7 @@ def spark_build(folder: Path, out: Path, cores: int, partitions: int) -> dict:
     from pyspark.sql import SparkSession
 
     from retrieval.bulk_export import ndjson, records
-    from retrieval.loading import document_paths
+    from retrieval.loading import list_documents
     from retrieval.metadata import read_catalog
 
     # Executors run this interpreter and import this checkout's retrieval package.
@@ -81,11 +81,12 @@ def spark_build(folder: Path, out: Path, cores: int, partitions: int) -> dict:
     context = spark.sparkContext
     session_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    paths = [p.relative_to(folder).as_posix() for p in document_paths(folder)]
-    catalog = {doc_id: meta for doc_id, meta in read_catalog(folder).items()}
+    listed, _skipped = list_documents(folder)
+    rows = [(position, item.doc_id, str(item.path)) for position, item in enumerate(listed)]
+    catalog = dict(read_catalog(folder))
     analysed = (
-        context.parallelize(list(enumerate(paths)), partitions)
-        .mapPartitions(lambda rows: analyse_partition(rows, str(folder), catalog))
+        context.parallelize(rows, partitions)
+        .mapPartitions(lambda part: analyse_partition(part, catalog))
         .persist()
     )
     # Only the counts travel to the driver: (position, passages or -1 when skipped).
@@ -117,12 +118,13 @@ def spark_build(folder: Path, out: Path, cores: int, partitions: int) -> dict:
 
 
 def single_build(folder: Path, out: Path) -> dict:
+    from retrieval.analysis import Analyzer
     from retrieval.bulk_export import ndjson
     from retrieval.opensearch_push import folder_items
 
     started = time.perf_counter()
     with out.open("w", encoding="utf-8") as handle:
-        handle.writelines(ndjson(folder_items(folder, workers=1)))
+        handle.writelines(ndjson(folder_items(folder, Analyzer(), workers=1)))
     return {"seconds": time.perf_counter() - started}
 
 

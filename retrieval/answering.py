@@ -1,4 +1,4 @@
-"""Ranked passages to an answer: highlights, the best sentence, and abstention.
+"""Ranked passages to an answer: hits with highlights, the best sentence, and abstention.
 
 BM25 scores do not say whether a question is answered (they depend on the
 question's length and words), so abstention looks at evidence a reader would:
@@ -12,13 +12,20 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import jieba
-
-from retrieval.analysis import has_cjk, located_words, normalize, normalize_with_offsets
-from retrieval.chunking import sentence_spans
-from retrieval.cleaning import ends_sentence
-
-Span = tuple[int, int]
+from retrieval.analysis import Analyzer, AnswerKind, Question
+from retrieval.collection import PassageSource
+from retrieval.results import Answer, Citation, Hit, Reason
+from retrieval.text import (
+    NOISE,
+    Span,
+    has_cjk,
+    is_heading,
+    merge_spans,
+    noise_spans,
+    normalize,
+    normalize_with_offsets,
+    sentence_spans,
+)
 
 # The share of the question's weight one of the best passages must cover.
 MIN_COVERAGE = 0.65
@@ -28,13 +35,9 @@ SENTENCE_POOL = 0.75
 COVERAGE_POOL = 3
 # Longer best sentences are narrowed to their best clauses.
 LONG_SENTENCE = 100
-HEADING_LENGTH = 30
 HEADING_FACTOR = 0.6
 _CLAUSE = re.compile(r"[^,，;；:：]+[,，;；:：]?")
 
-_YEAR = re.compile(r"哪一?年|几几年|什么年份|哪个年份")
-_WHEN = re.compile(r"什么时候|何时|哪一?年|哪一?天|哪个月|几月|几号|几年|日期|时间|年份")
-_NUMBER = re.compile(r"多少|几[个次位家张年天]?|多大|多高|多长|多久|比例|百分之")
 _YEAR_LIKE = re.compile(r"\d{4}|[去今明前]年|\d{2}年")
 _DATE_LIKE = re.compile(r"\d{4}\s*[-/.年]|\d{1,2}\s*月|\d{1,2}\s*日|[去今明前]年|年底|年初|上旬|中旬|下旬")
 _NUMBER_LIKE = re.compile(r"\d|[一二三四五六七八九十百千两几][十百千万亿]*[万亿%元倍成股年次位人家]|百分之")
@@ -49,16 +52,23 @@ def is_known(word: str, document_frequency: Callable[[str], int]) -> bool:
     return False
 
 
+def fits(kind: AnswerKind, text: str) -> bool:
+    """True when `text` (normalized) holds an answer of the kind asked for."""
+    if kind == AnswerKind.YEAR:
+        return bool(_YEAR_LIKE.search(text))
+    if kind == AnswerKind.WHEN:
+        return bool(_DATE_LIKE.search(text))
+    if kind == AnswerKind.NUMBER:
+        return bool(_NUMBER_LIKE.search(text))
+    return True
+
+
 @dataclass(frozen=True)
 class Evidence:
     """How well a passage covers the question."""
 
     coverage: float
     matched: frozenset[str]
-
-
-def _in_dictionary(word: str) -> bool:
-    return bool(jieba.dt.FREQ.get(word))
 
 
 class QuestionWords:
@@ -69,11 +79,18 @@ class QuestionWords:
     nothing about how much they matter to the question.
     """
 
-    def __init__(self, words: Sequence[str], known: Callable[[str], bool], weight: Callable[[str], float]):
+    def __init__(
+        self,
+        words: Sequence[str],
+        known: Callable[[str], bool],
+        weight: Callable[[str], float],
+        in_dictionary: Callable[[str], bool],
+    ) -> None:
         self.words = list(words)
         self.missing = tuple(w for w in self.words if not known(w))
         self.weights = {w: weight(w) for w in self.words}
         self.total = sum(self.weights.values())
+        self._in_dictionary = in_dictionary
 
     def credit(self, word: str, normalized_text: str) -> float:
         """1 when `word` stands in the text; partial when only its characters do.
@@ -87,7 +104,7 @@ class QuestionWords:
         if not has_cjk(word):
             return 0.0
         present = sum(1 for char in word if char in normalized_text) / len(word)
-        return present if not _in_dictionary(word) else PARTIAL_CREDIT * present
+        return present if not self._in_dictionary(word) else PARTIAL_CREDIT * present
 
     def evidence(self, passage_text: str) -> Evidence:
         normalized = normalize(passage_text)
@@ -97,7 +114,10 @@ class QuestionWords:
         return Evidence(covered / self.total if self.total else 0.0, matched)
 
 
-def highlight_spans(text: str, words: Sequence[str]) -> tuple[Span, ...]:
+# -- hits ---------------------------------------------------------------------------
+
+
+def highlight_spans(text: str, words: Sequence[str], analyzer: Analyzer) -> tuple[Span, ...]:
     """Spans of `text` where a word of the question stands, merged and sorted.
 
     Words of two or more characters are found wherever they occur (jieba may cut
@@ -116,50 +136,75 @@ def highlight_spans(text: str, words: Sequence[str]) -> tuple[Span, ...]:
             spans.append((offsets[start], offsets[start + len(word) - 1] + 1))
             start = normalized.find(word, start + len(word))
     if singles:
-        spans.extend((t.start, t.end) for t in located_words(text) if t.word in singles)
-    return _merge(spans)
+        spans.extend((t.start, t.end) for t in analyzer.located_words(text) if t.word in singles)
+    return merge_spans(spans)
 
 
-def _merge(spans: list[Span]) -> tuple[Span, ...]:
-    merged: list[list[int]] = []
-    for start, end in sorted(spans):
-        if merged and start < merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    return tuple((s, e) for s, e in merged)
+def make_hits(
+    collection: PassageSource, ranked: Sequence[tuple[int, float]], question: Question, analyzer: Analyzer
+) -> list[Hit]:
+    """Hits for ranked (passage, score) pairs: text, citation, highlights, rank from 1."""
+    hits = []
+    for rank, (index, score) in enumerate(ranked, start=1):
+        passage = collection.passage(index)
+        record = collection.record(passage.doc_index)
+        text = collection.text_of(passage)
+        citation = Citation(record.doc_id, record.title, record.source, record.date, record.url, passage.paragraph)
+        hits.append(
+            Hit(
+                text=text,
+                score=score,
+                citation=citation,
+                highlights=highlight_spans(text, question.words, analyzer),
+                rank=rank,
+                start=passage.start,
+                end=passage.end,
+                hidden=tuple(noise_spans(text)),
+            )
+        )
+    return hits
 
 
-def expects(question: str) -> str | None:
-    """The kind of answer a question asks for: "year", "when", "number" or None."""
-    normalized = normalize(question)
-    if _YEAR.search(normalized):
-        return "year"
-    if _WHEN.search(normalized):
-        return "when"
-    if _NUMBER.search(normalized):
-        return "number"
-    return None
+# -- the answer ---------------------------------------------------------------------
 
 
-def fits(kind: str | None, text: str) -> bool:
-    """True when `text` holds an answer of the kind asked for (normalized text)."""
-    sentence = text
-    if kind == "year":
-        return bool(_YEAR_LIKE.search(sentence))
-    if kind == "when":
-        return bool(_DATE_LIKE.search(sentence))
-    if kind == "number":
-        return bool(_NUMBER_LIKE.search(sentence))
-    return True
+def answer(
+    question: Question,
+    candidates: Sequence[str],
+    hits: Sequence[Hit],
+    weights: QuestionWords,
+) -> Answer:
+    """The answer from the best passages: `candidates` are the texts of the top COVERAGE_POOL.
+
+    A passage counts as evidence only if it holds the kind of answer asked for:
+    a "which year" question is not answered by a passage with no year.
+    """
+    coverage = max(
+        (
+            weights.evidence(text).coverage
+            for text in candidates
+            if question.kind != AnswerKind.YEAR or fits(question.kind, normalize(text))
+        ),
+        default=0.0,
+    )
+    if coverage < MIN_COVERAGE:
+        reason = Reason.UNKNOWN_WORDS if weights.missing else Reason.LOW_COVERAGE
+        return Answer(question.text, tuple(hits), True, None, None, reason=reason, missing_words=weights.missing)
+    chosen = best_sentence([(h.text, h.score) for h in hits], weights, question.kind)
+    sentence, sentence_hit = None, None
+    if chosen is not None:
+        sentence_hit, (start, end) = chosen
+        sentence = NOISE.sub("", hits[sentence_hit].text[start:end])
+    return Answer(question.text, tuple(hits), False, sentence, sentence_hit, missing_words=weights.missing)
 
 
-def _is_heading(text: str) -> bool:
-    return len(text) <= HEADING_LENGTH and not ends_sentence(text)
+def abstention(question: Question, reason: Reason, missing: tuple[str, ...] = ()) -> Answer:
+    """An answer that says the documents do not answer, with no passages."""
+    return Answer(question.text, (), True, None, None, reason=reason, missing_words=missing)
 
 
 def best_sentence(
-    passages: Sequence[tuple[str, float]], question: QuestionWords, kind: str | None
+    passages: Sequence[tuple[str, float]], question: QuestionWords, kind: AnswerKind
 ) -> tuple[int, Span] | None:
     """The (passage index, span) of the sentence that best answers, or None.
 
@@ -186,19 +231,19 @@ def best_sentence(
     return index, _narrow(passages[index][0], span, question, kind)
 
 
-def _sentence_key(sentence: str, question: QuestionWords, kind: str | None) -> tuple[float, float] | None:
+def _sentence_key(sentence: str, question: QuestionWords, kind: AnswerKind) -> tuple[float, float] | None:
     normalized = normalize(sentence)
     if not has_cjk(normalized) and not any(c.isalnum() for c in normalized):
         return None
     weight = sum(question.weights[w] * question.credit(w, normalized) for w in question.words)
     fitting = fits(kind, normalized)
     # A heading is a poor answer, unless it holds what was asked (a dateline to "when").
-    if _is_heading(sentence.strip()) and not (kind and fitting):
+    if is_heading(sentence.strip()) and not (kind != AnswerKind.ANY and fitting):
         weight *= HEADING_FACTOR
     return float(fitting), weight
 
 
-def _narrow(text: str, span: Span, question: QuestionWords, kind: str | None) -> Span:
+def _narrow(text: str, span: Span, question: QuestionWords, kind: AnswerKind) -> Span:
     """The best run of clauses of a sentence longer than LONG_SENTENCE."""
     start, end = span
     if end - start <= LONG_SENTENCE:

@@ -18,10 +18,11 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from retrieval.analysis import noise_spans
+from retrieval.analysis import Analyzer
 from retrieval.chunking import SEPARATOR
-from retrieval.indexing import _TERM_SEPARATOR, AnalysedDocument
+from retrieval.indexing import AnalysedDocument
 from retrieval.ranking import K1, B
+from retrieval.text import noise_spans
 
 FORMAT = 1
 TERMS_FIELD = "terms"
@@ -31,11 +32,9 @@ SIMILARITY = "zhdocqa_bm25"
 ANALYZER = "zhdocqa_terms"
 
 
-def versions() -> dict[str, str]:
-    """The releases that decide the tokens: a query must be analysed by the same ones."""
-    from retrieval.store import ANALYZER_VERSION
-
-    found = {"analyzer": ANALYZER_VERSION}
+def versions(analyzer: Analyzer) -> dict[str, str]:
+    """What decides the tokens (the analyzer's fingerprint, jieba and OpenCC releases): a query must match."""
+    found = {"analyzer": analyzer.fingerprint}
     for distribution in ("jieba", "opencc"):
         try:
             found[distribution] = importlib.metadata.version(distribution)
@@ -44,7 +43,7 @@ def versions() -> dict[str, str]:
     return found
 
 
-def index_body(shards: int, replicas: int, k1: float = K1, b: float = B) -> dict:
+def index_body(shards: int, replicas: int, analyzer: Analyzer, k1: float = K1, b: float = B) -> dict:
     """The body of the create-index request: settings for loading, the mapping, our versions in _meta.
 
     Loading runs with no replicas and no refresh; `loaded_settings` restores them.
@@ -64,7 +63,7 @@ def index_body(shards: int, replicas: int, k1: float = K1, b: float = B) -> dict
         },
         "mappings": {
             "dynamic": "strict",
-            "_meta": {"zhdocqa": {"format": FORMAT, "k1": k1, "b": b, "replicas": replicas, **versions()}},
+            "_meta": {"zhdocqa": {"format": FORMAT, "k1": k1, "b": b, "replicas": replicas, **versions(analyzer)}},
             "_source": {"excludes": [TERMS_FIELD]},
             "properties": {
                 TERMS_FIELD: {
@@ -113,9 +112,8 @@ def records(document: AnalysedDocument, doc: int, first_passage: int) -> Iterato
     order: ties rank by this number, as the local modes rank by passage order).
     """
     citation = document.record.to_json()
-    for offset, (passage, (joined, counts, _length)) in enumerate(zip(document.passages, document.terms)):
+    for offset, (passage, (terms, counts)) in enumerate(zip(document.passages, document.term_counts())):
         text = SEPARATOR.join(document.text[start:end] for start, end in passage.spans)
-        terms = joined.split(_TERM_SEPARATOR) if joined else []
         tokens = " ".join(term for term, count in zip(terms, counts) for _ in range(count))
         number = first_passage + offset
         yield BulkItem(

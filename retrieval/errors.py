@@ -19,6 +19,14 @@ class IndexFileError(RetrievalError):
     """A saved index is damaged or was built by another version."""
 
 
+class IndexLocationError(RetrievalError):
+    """The folder given for a saved index holds other files, or is not a folder: nothing was touched."""
+
+
+class ParameterError(RetrievalError, ValueError):
+    """An argument is out of range (k, ranking mode, ...)."""
+
+
 class QuestionError(RetrievalError):
     """The question cannot be searched as given (too long, not text)."""
 

@@ -177,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         for group in (*BENCHMARK_FILES, "pooled"):
             row = sums[group]
-            print(f"  {group:<18} R@1 {row['r@1']:.4f}  R@5 {row['r@5']:.4f}  MRR@10 {row['mrr@10']:.4f}  ({row['questions']} q)")
+            figures = f"R@1 {row['r@1']:.4f}  R@5 {row['r@5']:.4f}  MRR@10 {row['mrr@10']:.4f}"
+            print(f"  {group:<18} {figures}  ({row['questions']} q)")
     return 0
 
 

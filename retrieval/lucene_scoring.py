@@ -27,22 +27,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from enum import StrEnum
 
 import numpy as np
 
-from retrieval.ranking import K1, B, Postings
+from retrieval.ranking import K1, B, BM25Index, Postings, Ranking
 from retrieval.vocabulary import Vocabulary, sort_terms
 
 MAX_TOKEN_LENGTH = 255  # UTF-16 code units, the whitespace tokenizer's default
 _NUM_FREE_VALUES = 24  # intToByte4 keeps lengths below this exact
-
-
-class Ranking(StrEnum):
-    """How passages are scored: rank-bm25's float64 BM25, or Lucene's."""
-
-    EXACT = "exact"
-    LUCENE = "lucene"
 
 
 def _int4(value: int) -> int:
@@ -234,3 +226,17 @@ def _split_long_terms(
     new_lengths = lengths.astype(np.int64) + passages @ extra
     new_postings = Postings(remapped.indptr.astype(np.int64), remapped.indices.astype(np.int32), remapped.data)
     return Vocabulary.from_sorted(terms), new_postings, new_lengths
+
+
+# A scorer whose arrays a saved index holds: the same names in both modes.
+LocalIndex = BM25Index | LuceneIndex
+
+
+def scorer_class(ranking: Ranking) -> type[BM25Index] | type[LuceneIndex]:
+    """The scorer of a ranking mode."""
+    return LuceneIndex if ranking == Ranking.LUCENE else BM25Index
+
+
+def finish(vocabulary: Vocabulary, postings: Postings, lengths: np.ndarray, ranking: Ranking) -> LocalIndex:
+    """The index of finished postings (IndexBuilder.finish_postings) for `ranking`."""
+    return scorer_class(ranking).from_postings(vocabulary, postings, lengths)

@@ -1,8 +1,11 @@
 """Answers from a collection served by OpenSearch: the same analyzer, ranking and Answer objects.
 
-`OpenSearchRetriever` is a Retriever whose ranking step asks the cluster; its
-hits and answers are built by the Retriever's own code (the hook: it supplies
-the passages' stored fields where the local Retriever reads its collection).
+`open_cluster` gives what a Retriever answers from (store.OpenedIndex): a
+`ClusterSearch`, the ranking step (a Scorer: `top`, `document_frequency`)
+answered by the cluster, and `ClusterPassages`, a view (a PassageSource) of
+the passages the cluster returned, with their stored text and citation
+fields. `Retriever.from_opensearch` hands both to the Retriever, whose own
+code (answering.make_hits, answer, abstention) builds the hits and answers.
 Queries are analysed locally by the same code that analysed the passages, so
 the cluster sees the same tokens; a query is a bool of SHOULD term clauses, a
 repeated term one clause boosted by its count (what Lucene's rewrite makes of
@@ -14,19 +17,19 @@ tie order, so the ranking is the local "lucene" mode's.
 from __future__ import annotations
 
 import logging
-import math
-from functools import cached_property
 from typing import Any
 
 from retrieval import general_idf
-from retrieval.analysis import NOISE, index_terms
-from retrieval.answering import highlight_spans
+from retrieval.analysis import Analyzer
 from retrieval.bulk_export import DOCUMENT, PASSAGE, TERMS_FIELD, versions
+from retrieval.chunking import Passage
+from retrieval.collection import DocumentRecord
 from retrieval.errors import BackendError
-from retrieval.lucene_scoring import Ranking, query_boosts
+from retrieval.lucene_scoring import query_boosts
 from retrieval.opensearch_client import call, connect, shown_url
-from retrieval.results import Citation, Hit
-from retrieval.retriever import Context, DocumentInfo, Retriever, _checked
+from retrieval.ranking import Ranking
+from retrieval.results import IndexStatus
+from retrieval.store import OpenedIndex
 
 log = logging.getLogger(__name__)
 
@@ -56,23 +59,125 @@ def term_clauses(terms: list[str], max_clauses: int = MAX_CLAUSES) -> dict:
     return {"bool": {"should": [{"bool": {"should": group}} for group in groups]}}
 
 
-class OpenSearchIndex:
-    """The ranking interface of BM25Index/LuceneIndex, answered by the cluster."""
+class ClusterPassages:
+    """The passages and documents the cluster has returned, as a PassageSource.
 
-    def __init__(self, client: Any, url: str, index: str, max_clauses: int = MAX_CLAUSES) -> None:
+    Searches fill it; a passage asked for before any search returned it is
+    fetched by its number.
+    """
+
+    def __init__(self, client: Any, url: str, index: str) -> None:
         self.client = client
         self.url = url
         self.index = index
-        self.max_clauses = max_clauses
         self._sources: dict[int, dict] = {}
-        self._frequencies: dict[str, int] = {}
+        self._records: dict[int, DocumentRecord] = {}
+        self._texts: dict[tuple[int, int, int], str] = {}
+        self._listing: list[tuple[DocumentRecord, int]] | None = None
         self._size: int | None = None
 
+    def remember(self, source: dict) -> int:
+        """Keep a returned passage's stored fields; its number."""
+        number = int(source["passage"])
+        doc = int(source["doc"])
+        self._sources[number] = source
+        self._records.setdefault(doc, _record(source))
+        self._texts[(doc, int(source["start"]), int(source["end"]))] = source["text"]
+        return number
+
+    def _search(self, what: str, body: dict) -> list[dict]:
+        response = call(self.url, what, lambda: self.client.search(index=self.index, body=body))
+        return [hit["_source"] for hit in response["hits"]["hits"]]
+
+    def _source(self, index: int) -> dict:
+        if index not in self._sources:
+            query = {"bool": {"filter": [{"term": {"kind": PASSAGE}}, {"term": {"passage": index}}]}}
+            body = {"size": 1, "query": query}
+            for source in self._search("读取段落", body):
+                self.remember(source)
+            if index not in self._sources:
+                raise BackendError(
+                    f"OpenSearch {shown_url(self.url)} 的 {self.index} 中没有第 {index} 段:请重新 push。"
+                )
+        return self._sources[index]
+
+    def __len__(self) -> int:
+        if self._size is None:
+            body = {"query": {"term": {"kind": PASSAGE}}}
+            response = call(self.url, "统计段落数", lambda: self.client.count(index=self.index, body=body))
+            self._size = int(response["count"])
+        return self._size
+
+    def passage(self, index: int) -> Passage:
+        source = self._source(index)
+        # One span from the passage's start to its end: its text is stored whole.
+        return Passage(int(source["doc"]), int(source["paragraph"]), ((int(source["start"]), int(source["end"])),))
+
+    def record(self, doc: int) -> DocumentRecord:
+        """The document of a passage this view holds (every passage brings its document's citation fields)."""
+        return self._records[doc]
+
+    def text_of(self, passage: Passage) -> str:
+        return self._texts[(passage.doc_index, passage.start, passage.end)]
+
+    def passage_text(self, index: int) -> str:
+        return self._source(index)["text"]
+
+    def listing(self) -> list[tuple[DocumentRecord, int]]:
+        """The first MAX_DOCUMENTS documents (asked once: the REPL and the bot list them often)."""
+        if self._listing is None:
+            body = {"size": MAX_DOCUMENTS, "query": {"term": {"kind": DOCUMENT}}, "sort": [{"doc": {"order": "asc"}}]}
+            listed = []
+            for source in self._search("列出文档", body):
+                record = _record(source)
+                self._records.setdefault(int(source["doc"]), record)
+                if int(source["passages"]):
+                    listed.append((record, int(source["passages"])))
+            self._listing = listed
+        return self._listing
+
+    def nearby(self, doc_id: str, paragraph: int, around: int) -> list[int]:
+        body = {
+            "size": MAX_DOCUMENTS,
+            "query": {
+                "bool": {
+                    "filter": [
+                        {"term": {"kind": PASSAGE}},
+                        {"term": {"doc_id": doc_id}},
+                        {"range": {"paragraph": {"gte": paragraph - around, "lte": paragraph + around}}},
+                    ]
+                }
+            },
+            "sort": [{"passage": {"order": "asc"}}],
+        }
+        return [self.remember(source) for source in self._search("读取上下文", body)]
+
+
+def _record(source: dict) -> DocumentRecord:
+    return DocumentRecord(
+        source["doc_id"], source["title"], source.get("source"), source.get("date"), source.get("url")
+    )
+
+
+class ClusterSearch:
+    """The ranking step (a Scorer) answered by the cluster; the passages it returns go to `passages`."""
+
+    def __init__(
+        self, client: Any, url: str, index: str, passages: ClusterPassages, max_clauses: int = MAX_CLAUSES
+    ) -> None:
+        self.client = client
+        self.url = url
+        self.index = index
+        self.passages = passages
+        self.max_clauses = max_clauses
+        self._frequencies: dict[str, int] = {}
+
     def top(self, terms: list[str], k: int) -> list[tuple[int, float]]:
-        """Up to `k` (passage, score), best first, ties by passage number; remembers the passages."""
+        """Up to `k` (passage, score), best first, ties by passage number."""
         if k <= 0 or not terms:
             return []
         tokens = [term for term, _ in query_boosts(terms)]
+        filters = {str(i): {"term": {TERMS_FIELD: t}} for i, t in enumerate(tokens)}
         body = {
             "size": k,
             "query": term_clauses(terms, self.max_clauses),
@@ -81,7 +186,7 @@ class OpenSearchIndex:
             "track_total_hits": False,
             # How many passages hold each query term: all of them match the query,
             # so this counts them exactly (the abstention check needs it).
-            "aggs": {"df": {"filters": {"filters": {str(i): {"term": {TERMS_FIELD: t}} for i, t in enumerate(tokens)}}}},
+            "aggs": {"df": {"filters": {"filters": filters}}},
         }
         response = call(
             self.url,
@@ -92,16 +197,7 @@ class OpenSearchIndex:
         for i, term in enumerate(tokens):
             if str(i) in buckets:
                 self._frequencies[term] = int(buckets[str(i)]["doc_count"])
-        ranked = []
-        for hit in response["hits"]["hits"]:
-            source = hit["_source"]
-            self._sources[int(source["passage"])] = source
-            ranked.append((int(source["passage"]), float(hit["_score"])))
-        return ranked
-
-    def source(self, passage: int) -> dict:
-        """The stored fields of a passage a search returned."""
-        return self._sources[passage]
+        return [(self.passages.remember(hit["_source"]), float(hit["_score"])) for hit in response["hits"]["hits"]]
 
     def document_frequency(self, term: str) -> int:
         if term not in self._frequencies:
@@ -110,124 +206,40 @@ class OpenSearchIndex:
             self._frequencies[term] = int(response["count"])
         return self._frequencies[term]
 
-    def __len__(self) -> int:
-        if self._size is None:
-            body = {"query": {"term": {"kind": PASSAGE}}}
-            response = call(self.url, "统计段落数", lambda: self.client.count(index=self.index, body=body))
-            self._size = int(response["count"])
-        return self._size
 
-    def idf(self, term: str) -> float:
-        """Lucene's idf of `term` (N counts the passages, as Lucene's docCount does)."""
-        df, n = self.document_frequency(term), len(self)
-        return 0.0 if df == 0 else math.log(1 + (n - df + 0.5) / (df + 0.5))
+def open_cluster(
+    url: str,
+    index: str,
+    analyzer: Analyzer,
+    *,
+    timeout: float | None = None,
+    client: Any = None,
+    max_clauses: int = MAX_CLAUSES,
+) -> OpenedIndex:
+    """What a Retriever answers from, for the index (or alias) `index` of the cluster at `url`.
+
+    Raises BackendError when the cluster cannot be reached or holds no index of ours by that name.
+    """
+    if client is None:
+        client = connect(url) if timeout is None else connect(url, timeout=timeout)
+    _check_versions(client, url, index, analyzer)
+    passages = ClusterPassages(client, url, index)
+    search = ClusterSearch(client, url, index, passages, max_clauses)
+    return OpenedIndex(passages, search, general_idf.from_jieba(), [], [], IndexStatus.REMOTE, Ranking.LUCENE)
 
 
-class OpenSearchRetriever(Retriever):
-    """A Retriever over an index built by `python -m retrieval push`."""
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        index: str,
-        client: Any = None,
-        max_clauses: int = MAX_CLAUSES,
-        timeout: float | None = None,
-    ) -> None:
-        options = {} if timeout is None else {"timeout": timeout}
-        self.client = client if client is not None else connect(url, **options)
-        self.url = url
-        self.index_name = index
-        self.folder = None
-        self.index_status = "remote"
-        self.ranking_mode = Ranking.LUCENE
-        self.skipped = ()
-        self._check_versions()
-        self._collection = None
-        self._index = OpenSearchIndex(self.client, url, index, max_clauses)
-        self._general = general_idf.from_jieba()
-
-    def _check_versions(self) -> None:
-        mapping = call(self.url, "读取索引", lambda: self.client.indices.get_mapping(index=self.index_name))
-        if not mapping:
-            raise BackendError(f"OpenSearch {shown_url(self.url)} 中没有索引或别名 {self.index_name}。")
-        meta = next(iter(mapping.values())).get("mappings", {}).get("_meta", {}).get("zhdocqa")
-        if meta is None:
-            raise BackendError(
-                f"{self.index_name} 不是 zhdocqa 建立的索引(映射中没有 _meta.zhdocqa):"
-                "请用 python -m retrieval push 建立。"
-            )
-        ours = versions()
-        changed = [f"{key} {meta.get(key)} → {value}" for key, value in ours.items() if meta.get(key) != value]
-        if changed:
-            log.warning(
-                "索引 %s 由另一版本的分析程序建立(%s):问题的分词可能与段落不同,请重新 push。",
-                self.index_name,
-                "; ".join(changed),
-            )
-
-    # -- what the local Retriever reads from its collection ------------------
-
-    @cached_property
-    def documents(self) -> tuple[DocumentInfo, ...]:
-        """The first MAX_DOCUMENTS documents (asked once: the REPL and the bot list them often)."""
-        body = {"size": MAX_DOCUMENTS, "query": {"term": {"kind": DOCUMENT}}, "sort": [{"doc": {"order": "asc"}}]}
-        response = call(self.url, "列出文档", lambda: self.client.search(index=self.index_name, body=body))
-        return tuple(
-            DocumentInfo(
-                int(s["doc"]) + 1, s["doc_id"], s["title"], s.get("source"), s.get("date"), s.get("url"), int(s["passages"])
-            )
-            for s in (hit["_source"] for hit in response["hits"]["hits"])
+def _check_versions(client: Any, url: str, index: str, analyzer: Analyzer) -> None:
+    mapping = call(url, "读取索引", lambda: client.indices.get_mapping(index=index))
+    if not mapping:
+        raise BackendError(f"OpenSearch {shown_url(url)} 中没有索引或别名 {index}。")
+    meta = next(iter(mapping.values())).get("mappings", {}).get("_meta", {}).get("zhdocqa")
+    if meta is None:
+        raise BackendError(
+            f"{index} 不是 zhdocqa 建立的索引(映射中没有 _meta.zhdocqa):请用 python -m retrieval push 建立。"
         )
-
-    def __len__(self) -> int:
-        return len(self._index)
-
-    def passage_text(self, index: int) -> str:
-        return self._index.source(index)["text"]
-
-    def ranking(self, question: str, k: int = 5) -> list[tuple[str, int, float]]:
-        ranked = self._index.top(index_terms(_checked(question)), k)
-        sources = [self._index.source(i) for i, _ in ranked]
-        return [(s["doc_id"], int(s["paragraph"]), score) for s, (_, score) in zip(sources, ranked)]
-
-    def context(self, hit: Hit, around: int = 1) -> Context:
-        focus = hit.citation.paragraph
-        body = {
-            "size": MAX_DOCUMENTS,
-            "query": {
-                "bool": {
-                    "filter": [
-                        {"term": {"kind": PASSAGE}},
-                        {"term": {"doc_id": hit.citation.doc_id}},
-                        {"range": {"paragraph": {"gte": focus - around, "lte": focus + around}}},
-                    ]
-                }
-            },
-            "sort": [{"passage": {"order": "asc"}}],
-        }
-        response = call(self.url, "读取上下文", lambda: self.client.search(index=self.index_name, body=body))
-        paragraphs: dict[int, list[str]] = {}
-        for source in (h["_source"] for h in response["hits"]["hits"]):
-            paragraphs.setdefault(int(source["paragraph"]), []).append(NOISE.sub("", source["text"]))
-        return Context(hit.citation, focus, tuple((n, "".join(parts)) for n, parts in sorted(paragraphs.items())))
-
-    def _hit(self, index: int, score: float, rank: int, words: list[str]) -> Hit:
-        source = self._index.source(index)
-        text = source["text"]
-        citation = Citation(
-            source["doc_id"], source["title"], source.get("source"), source.get("date"), source.get("url"),
-            int(source["paragraph"]),
+    ours = versions(analyzer)
+    changed = [f"{key} {meta.get(key)} → {value}" for key, value in ours.items() if meta.get(key) != value]
+    if changed:
+        log.warning(
+            "索引 %s 由另一版本的分析程序建立(%s):问题的分词可能与段落不同,请重新 push。", index, "; ".join(changed)
         )
-        return Hit(
-            text=text,
-            score=score,
-            citation=citation,
-            highlights=highlight_spans(text, words),
-            rank=rank,
-            start=int(source["start"]),
-            end=int(source["end"]),
-            hidden=tuple(tuple(span) for span in source.get("hidden", [])),
-        )
-

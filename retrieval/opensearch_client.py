@@ -34,7 +34,8 @@ def connect(url: str, timeout: float = DEFAULT_TIMEOUT, retries: int = 3) -> Any
         from opensearchpy import OpenSearch
     except ImportError:
         raise BackendError(
-            '使用 OpenSearch 需要 opensearch-py:请运行 pip install "zhdocqa[opensearch]"(或 pip install opensearch-py)。'
+            '使用 OpenSearch 需要 opensearch-py:请运行 pip install "zhdocqa[opensearch]"'
+            "(或 pip install opensearch-py)。"
         ) from None
     # The client logs every non-2xx answer at WARNING, expected 404s included;
     # failures reach the user once, as a BackendError.
@@ -62,7 +63,9 @@ def call(url: str, what: str, request: Callable[[], T]) -> T:
             "(https://用户:密码@主机:9200)。"
         ) from None
     except exceptions.AuthorizationException as error:
-        raise BackendError(f"OpenSearch {where} 不允许此操作(403),{what}失败: {_reason(error)}。请检查该用户的权限。") from None
+        raise BackendError(
+            f"OpenSearch {where} 不允许此操作(403),{what}失败: {_reason(error)}。请检查该用户的权限。"
+        ) from None
     except exceptions.NotFoundError as error:
         raise BackendError(f"OpenSearch {where} 中找不到所需的索引,{what}失败: {_reason(error)}。") from None
     except exceptions.ConnectionError as error:

@@ -16,17 +16,20 @@ from __future__ import annotations
 import re
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from retrieval.analysis import Analyzer
 from retrieval.bulk_export import DOCUMENT, PASSAGE, BulkItem, index_body, loaded_settings, read_ndjson, records
 from retrieval.errors import BackendError, CorpusError
 from retrieval.indexing import analysed_documents
-from retrieval.loading import read_folder
-from retrieval.metadata import read_catalog
+from retrieval.loading import SourceText, display_name, read_folder
+from retrieval.metadata import Metadata, read_catalog
 from retrieval.opensearch_client import call
+from retrieval.text import terminal_safe
 
 CHUNK_DOCUMENTS = 500
 CHUNK_BYTES = 10 * 1024 * 1024
@@ -52,13 +55,26 @@ class PushReport:
     deleted: list[str] = field(default_factory=list)
 
 
-def folder_items(folder: Path, workers: int | None = None) -> Iterator[BulkItem]:
-    """The OpenSearch documents of a folder, analysed as the local index analyses it."""
-    sources, skipped = read_folder(folder)
-    for item in skipped:
-        print(f"已跳过 {item.doc_id}: {item.reason}", file=sys.stderr)
+def folder_items(
+    folder: Path, analyzer: Analyzer, workers: int | None = None, follow_links: bool = False
+) -> Iterator[BulkItem]:
+    """The OpenSearch documents of a folder, read and analysed as the local index reads and analyses it.
+
+    Raises CorpusError when the folder is missing or holds no readable document.
+    """
+    read = read_folder(folder, follow_links, stamped=False)
+    for item in read.skipped:
+        print(terminal_safe(f"已跳过 {display_name(item.doc_id)}: {item.reason}"), file=sys.stderr)
+    for note in read.notes:
+        print(terminal_safe(f"注意 {display_name(note.doc_id)}: {note.message}"), file=sys.stderr)
+    return _items(read.texts, analyzer, read_catalog(folder), workers)
+
+
+def _items(
+    sources: Sequence[SourceText], analyzer: Analyzer, catalog: dict[str, Metadata], workers: int | None
+) -> Iterator[BulkItem]:
     first_passage = 0
-    for doc, document in enumerate(analysed_documents(sources, read_catalog(folder), workers)):
+    for doc, document in enumerate(analysed_documents(sources, analyzer, catalog, workers)):
         yield from records(document, doc, first_passage)
         first_passage += len(document.passages)
 
@@ -84,12 +100,13 @@ def push(
     url: str,
     items: Iterable[BulkItem],
     alias: str,
+    analyzer: Analyzer,
     *,
     shards: int = 1,
     replicas: int = 1,
     keep_previous: bool = False,
     progress: bool = False,
-    backoff: float = 2.0,
+    backoff: int = 2,
     chunk_documents: int = CHUNK_DOCUMENTS,
 ) -> PushReport:
     """Load `items` into a new index and point `alias` at it once every passage is searchable."""
@@ -100,7 +117,8 @@ def push(
     index = f"{alias}-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}"
     if index in previous:
         index += "-2"
-    call(url, f"创建索引 {index}", lambda: client.indices.create(index=index, body=index_body(shards, replicas)))
+    body = index_body(shards, replicas, analyzer)
+    call(url, f"创建索引 {index}", lambda: client.indices.create(index=index, body=body))
     counts = Counts()
     try:
         stream = streaming_bulk(
@@ -124,7 +142,8 @@ def push(
                 f"有 {len(failures)} 个文档未能写入 {index}(重试 {ITEM_RETRIES} 次后),例如 {first[0]}: {first[1]}。"
                 f"别名 {alias} 未改动;请检查集群状态后重新 push。"
             )
-        call(url, "恢复副本和刷新设置", lambda: client.indices.put_settings(index=index, body=loaded_settings(replicas)))
+        settings = loaded_settings(replicas)
+        call(url, "恢复副本和刷新设置", lambda: client.indices.put_settings(index=index, body=settings))
         call(url, "刷新索引", lambda: client.indices.refresh(index=index))
         body = {"query": {"term": {"kind": PASSAGE}}}
         searchable = int(call(url, "核对段落数", lambda: client.count(index=index, body=body))["count"])
@@ -146,7 +165,7 @@ def push(
     deleted = []
     if not keep_previous:
         for old in previous:
-            call(url, f"删除旧索引 {old}", lambda old=old: client.indices.delete(index=old))
+            call(url, f"删除旧索引 {old}", partial(client.indices.delete, index=old))
             deleted.append(old)
     return PushReport(index, alias, counts.passages, counts.documents, previous, deleted)
 
@@ -184,7 +203,7 @@ def _failures(url: str, stream: Iterator, progress: bool) -> list[tuple[str, str
         from tqdm import tqdm
 
         bar = tqdm(unit="条", desc="写入 OpenSearch", file=sys.stderr, leave=False)
-    failures = []
+    failures: list[tuple[str, str]] = []
     results = iter(stream)
     try:
         while True:

@@ -3,8 +3,32 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
-Span = tuple[int, int]
+from retrieval.text import Span
+
+DEFAULT_K = 5  # passages in an answer unless asked otherwise
+
+
+class Reason(StrEnum):
+    """Why an answer abstained (its JSON value is the string)."""
+
+    EMPTY = "empty"  # nothing searchable in the question
+    NO_MATCH = "no-match"  # no passage shares a term with it
+    UNKNOWN_WORDS = "unknown-words"  # it hinges on words no document contains
+    LOW_COVERAGE = "low-coverage"  # no passage covers enough of it
+
+
+class IndexStatus(StrEnum):
+    """Where a retriever's index came from."""
+
+    BUILT = "built"
+    LOADED = "loaded"
+    REBUILT_ANALYZER = "rebuilt: analyzer changed"
+    REBUILT_DAMAGED = "rebuilt: damaged"
+    REBUILT_CHANGED = "rebuilt: documents changed"
+    REBUILT_RANKING = "rebuilt: ranking changed"  # the saved index was built for the other ranking mode
+    REMOTE = "remote"  # served by an OpenSearch cluster (Retriever.from_opensearch)
 
 
 @dataclass(frozen=True)
@@ -80,8 +104,9 @@ class Answer:
     # index in `hits` of the passage it comes from.
     best_sentence: str | None
     best_sentence_hit: int | None
-    # Why it abstained: "empty" (no searchable words), "no-match" (no passage
-    # shares a word), "unknown-words" or "low-coverage"; None when it answered.
-    reason: str | None = None
+    # Why it abstained; None when it answered.
+    reason: Reason | None = None
     # Informative words of the question that occur nowhere in the documents.
     missing_words: tuple[str, ...] = ()
+    # The question actually searched, when a conversation rewrote a follow-up; None otherwise.
+    searched: str | None = None

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.analysis import index_terms
+from retrieval.analysis import default_analyzer
 from retrieval.evaluate import load_benchmark
 from retrieval.lucene_scoring import LuceneIndex, lucene_tokens
 from retrieval.ranking import IndexBuilder
@@ -65,18 +65,24 @@ def lucene(tmp_path_factory) -> list[str]:
 
 def _corpus(seeds, shared_dir: Path | None) -> tuple[list[list[str]], list[list[str]]]:
     """Passages' terms and queries' terms: the seeds, CMRC/DRCD paragraphs when present, edge cases."""
+    analyzer = default_analyzer()
+    index_terms = analyzer.terms
+
+    def question_terms(question: str) -> list[str]:
+        return list(analyzer.question(question).terms)
+
     passages = [index_terms(seeds.passage_text(i)) for i in range(len(seeds))]
     queries = [index_terms(seeds.passage_text(i))[:15] for i in range(0, len(seeds), 5)]
     if shared_dir is not None:
         seed_file = shared_dir / "eval" / "seed_dev.jsonl"
-        queries += [index_terms(json.loads(line)["question"]) for line in seed_file.read_text("utf-8").splitlines() if line.strip()]
+        queries += [question_terms(json.loads(line)["question"]) for line in seed_file.read_text("utf-8").splitlines() if line.strip()]
         data = shared_dir / "data"
         if (data / "cmrc2018_dev.json").is_file() and (data / "DRCD_dev.json").is_file():
             paragraphs, questions = load_benchmark(data)
             rng = random.Random(14)
             chosen = sorted(rng.sample(range(len(paragraphs)), min(BENCHMARK_PARAGRAPHS, len(paragraphs))))
             passages += [index_terms(paragraphs[i]) for i in chosen]
-            queries += [index_terms(q) for q, _, _ in rng.sample(questions, 400)]
+            queries += [question_terms(q) for q, _, _ in rng.sample(questions, 400)]
     # Edge cases: an empty passage (not counted in N), long passages (lossy length byte),
     # tokens over 255 characters (cut by the tokenizer), repeated query terms.
     long_token = "x" * 300 + "y" * 260

@@ -20,11 +20,8 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("opensearchpy", reason="opensearch-py is not installed (pip install '.[opensearch]')")
-pytestmark = pytest.mark.e2e  # a server on 127.0.0.1
-
 from retrieval import Retriever
-from retrieval.analysis import index_terms
+from retrieval.analysis import default_analyzer
 from retrieval.bulk_export import SIMILARITY, versions
 from retrieval.errors import BackendError
 from retrieval.lucene_scoring import query_boosts
@@ -35,14 +32,27 @@ from retrieval.seeds import seeds_folder
 from tests.auxil.fake_opensearch import Exchange, FakeOpenSearch, bulk_response, error_body
 from tests.auxil.opensearch_shapes import problems
 
+pytest.importorskip("opensearchpy", reason="opensearch-py is not installed (pip install '.[opensearch]')")
+pytestmark = pytest.mark.e2e  # a server on 127.0.0.1
+
+ANALYZER = default_analyzer()
+
 ALIAS = "docs"
 NEW = r"/docs-\d{14}"
 QUESTION = "阿里巴巴花了多少钱入股新浪微博?"
 
 
+def index_terms(text: str) -> list[str]:
+    return ANALYZER.terms(text)
+
+
+def question_terms(question: str) -> list[str]:
+    return list(ANALYZER.question(question).terms)
+
+
 @pytest.fixture(scope="module")
 def seed_items():
-    return list(folder_items(seeds_folder(), workers=1))
+    return list(folder_items(seeds_folder(), ANALYZER, workers=1))
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +70,7 @@ def _check_index_body(body):
     assert settings["number_of_replicas"] == 0 and settings["refresh_interval"] == "-1"
     terms = body["mappings"]["properties"]["terms"]
     assert terms["similarity"] == SIMILARITY and terms["analyzer"] in settings["analysis"]["analyzer"]
-    assert body["mappings"]["_meta"]["zhdocqa"]["analyzer"] == versions()["analyzer"]
+    assert body["mappings"]["_meta"]["zhdocqa"]["analyzer"] == versions(ANALYZER)["analyzer"]
 
 
 def _load_exchanges(items, previous=None, bulk_statuses=None):
@@ -112,7 +122,7 @@ def _finished(fake):
 
 def test_first_push_creates_loads_and_points_the_alias(seed_items):
     with FakeOpenSearch(_load_exchanges(seed_items)) as fake:
-        report = push(connect(fake.url), fake.url, seed_items, ALIAS, backoff=0)
+        report = push(connect(fake.url), fake.url, seed_items, ALIAS, ANALYZER, backoff=0)
     _finished(fake)
     assert report.passages == len(_passages(seed_items)) and report.documents == 5
     assert report.previous == [] and report.deleted == []
@@ -123,19 +133,21 @@ def test_first_push_creates_loads_and_points_the_alias(seed_items):
 
 
 def test_passages_are_sent_with_the_analyzer_tokens_and_citations(seed_items, local_lucene):
-    passage = _passages(seed_items)[3].source
-    assert passage["passage"] == 3
-    assert sorted(passage["terms"].split(" ")) == sorted(index_terms(local_lucene.passage_text(3)))
-    assert passage["text"] == local_lucene.passage_text(3)
-    hit = local_lucene._hit(3, 1.0, 1, [])
-    assert (passage["doc_id"], passage["title"], passage["paragraph"]) == (
-        hit.citation.doc_id, hit.citation.title, hit.citation.paragraph)
-    assert (passage["start"], passage["end"]) == (hit.start, hit.end)
+    passages = [item.source for item in _passages(seed_items)]
+    assert [p["passage"] for p in passages] == list(range(len(local_lucene)))
+    for number in (0, 3, len(passages) - 1):
+        assert sorted(passages[number]["terms"].split(" ")) == sorted(index_terms(local_lucene.passage_text(number)))
+        assert passages[number]["text"] == local_lucene.passage_text(number)
+    for hit in local_lucene.search(QUESTION, k=5):
+        sent = [p for p in passages if (p["doc_id"], p["start"]) == (hit.citation.doc_id, hit.start)]
+        assert len(sent) == 1
+        assert (sent[0]["title"], sent[0]["paragraph"], sent[0]["end"], sent[0]["text"]) == (
+            hit.citation.title, hit.citation.paragraph, hit.end, hit.text)
 
 
 def test_a_later_push_swaps_atomically_and_deletes_the_old_index(seed_items):
     with FakeOpenSearch(_load_exchanges(seed_items, previous="docs-20250101000000")) as fake:
-        report = push(connect(fake.url), fake.url, seed_items, ALIAS, backoff=0)
+        report = push(connect(fake.url), fake.url, seed_items, ALIAS, ANALYZER, backoff=0)
     _finished(fake)
     actions = fake.requests[-2].body["actions"]
     assert actions[0] == {"remove": {"index": "docs-20250101000000", "alias": ALIAS}}
@@ -156,7 +168,7 @@ def test_items_rejected_with_429_are_sent_again(seed_items):
 
     bulk = [Exchange("POST", rf"{NEW}/_bulk", 200, first), Exchange("POST", rf"{NEW}/_bulk", 200, second)]
     with FakeOpenSearch(_load_exchanges(seed_items, bulk_statuses=bulk)) as fake:
-        push(connect(fake.url), fake.url, seed_items, ALIAS, backoff=0)
+        push(connect(fake.url), fake.url, seed_items, ALIAS, ANALYZER, backoff=0)
     _finished(fake)
     assert attempts == [rejected]  # only the rejected items, once more
 
@@ -167,7 +179,7 @@ def test_a_failed_load_deletes_its_index_and_leaves_the_alias(seed_items):
     exchanges = _load_exchanges(seed_items, bulk_statuses=bulk)[:3]
     exchanges.append(Exchange("DELETE", NEW, 200, {"acknowledged": True}, query={"ignore_unavailable": "true"}))
     with FakeOpenSearch(exchanges) as fake, pytest.raises(BackendError, match=rf"1 个文档未能写入.*{broken}.*别名 docs 未改动"):
-        push(connect(fake.url), fake.url, seed_items, ALIAS, backoff=0)
+        push(connect(fake.url), fake.url, seed_items, ALIAS, ANALYZER, backoff=0)
     _finished(fake)
     assert not any(r.path == "/_aliases" for r in fake.requests)
 
@@ -177,7 +189,7 @@ def test_a_count_short_of_the_passages_is_never_served(seed_items):
     exchanges[-1] = Exchange("POST", rf"{NEW}/_count", 200, {"count": 7})
     exchanges.append(Exchange("DELETE", NEW, 200, {"acknowledged": True}, query={"ignore_unavailable": "true"}))
     with FakeOpenSearch(exchanges) as fake, pytest.raises(BackendError, match="可检索的段落有 7 个"):
-        push(connect(fake.url), fake.url, seed_items, ALIAS, backoff=0)
+        push(connect(fake.url), fake.url, seed_items, ALIAS, ANALYZER, backoff=0)
     _finished(fake)
 
 
@@ -185,14 +197,14 @@ def test_a_count_short_of_the_passages_is_never_served(seed_items):
 
 
 def _mapping_exchange(index="docs-20250101000000"):
-    meta = {"zhdocqa": {"format": 1, "k1": 1.5, "b": 0.75, **versions()}}
+    meta = {"zhdocqa": {"format": 1, "k1": 1.5, "b": 0.75, **versions(ANALYZER)}}
     return Exchange("GET", f"/{ALIAS}/_mapping", 200, {index: {"mappings": {"_meta": meta, "properties": {}}}})
 
 
 def _search_exchange(local, items, question, k):
     """What the cluster answers: the local Lucene mode's ranking, as search hits."""
     sources = {i.source["passage"]: {key: v for key, v in i.source.items() if key != "terms"} for i in _passages(items)}
-    terms = index_terms(question)
+    terms = question_terms(question)
     tokens = [t for t, _ in query_boosts(terms)]
 
     def check(body):
@@ -263,9 +275,30 @@ def test_sources_and_context_come_from_the_stored_fields(seed_items, local_lucen
     _finished(fake)
 
 
+def test_a_passage_no_search_returned_is_fetched_by_its_number(seed_items, local_lucene):
+    wanted = _passages(seed_items)[7]
+
+    def check(body):
+        assert body["query"] == {"bool": {"filter": [{"term": {"kind": "passage"}}, {"term": {"passage": 7}}]}}
+
+    exchanges = [
+        _mapping_exchange(),
+        Exchange("POST", f"/{ALIAS}/_search", 200,
+                 {"hits": {"hits": [{"_id": wanted.id, "_score": 0.0, "_source": wanted.source}]}}, check=check),
+        Exchange("POST", f"/{ALIAS}/_search", 200, {"hits": {"hits": []}}),
+    ]
+    with FakeOpenSearch(exchanges) as fake:
+        remote = Retriever.from_opensearch(fake.url, index=ALIAS)
+        assert remote.passage_text(7) == local_lucene.passage_text(7)
+        assert remote.passage_text(7) == local_lucene.passage_text(7)  # kept: asked once
+        with pytest.raises(BackendError, match="没有第 99999 段"):
+            remote.passage_text(99999)
+    _finished(fake)
+
+
 def test_a_question_over_the_clause_limit_is_split_into_nested_bools(seed_items, local_lucene):
     question = local_lucene.passage_text(0)[:60] + local_lucene.passage_text(1)[:60]
-    terms = index_terms(question)
+    terms = question_terms(question)
     query = term_clauses(terms, max_clauses=8)
     groups = query["bool"]["should"]
     assert len(groups) > 1 and all(len(g["bool"]["should"]) <= 8 for g in groups)
@@ -338,7 +371,7 @@ def test_a_real_cluster_ranks_as_the_local_lucene_mode(seed_items, local_lucene)
         pytest.skip("set ZHDOCQA_OPENSEARCH_URL to run against a real OpenSearch cluster")
     alias = f"zhdocqa-test-{uuid.uuid4().hex[:8]}"
     client = connect(url)
-    report = push(client, url, seed_items, alias, shards=3, replicas=0)
+    report = push(client, url, seed_items, alias, ANALYZER, shards=3, replicas=0)
     try:
         remote = Retriever.from_opensearch(url, index=alias)
         for question in (QUESTION, "微信和阿里巴巴为什么互相封杀?", "新浪微博的月活跃用户有多少?"):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
 import pytest
 
-from retrieval import QuestionError, Retriever
+from retrieval import QuestionError
 from retrieval.evaluate import evaluate_seeds, seed_report
 
 

@@ -10,7 +10,7 @@ import shutil
 import numpy as np
 import pytest
 
-from retrieval import CorpusError, Retriever
+from retrieval import IndexStatus, ParameterError, Ranking, Retriever
 from retrieval.lucene_scoring import (
     MAX_TOKEN_LENGTH,
     LuceneIndex,
@@ -95,9 +95,9 @@ def test_retriever_ranking_modes_agree_on_the_best_passage():
 
 
 def test_an_unknown_ranking_mode_is_refused_in_chinese():
-    with pytest.raises(CorpusError, match="未知的评分方式 'bm42'"):
+    with pytest.raises(ParameterError, match="未知的评分方式 'bm42'"):
         Retriever(ranking="bm42")
-    with pytest.raises(CorpusError, match="exact, lucene"):
+    with pytest.raises(ParameterError, match="exact, lucene"):
         Retriever.from_texts(["微信"], ranking="")
 
 
@@ -107,9 +107,10 @@ def test_a_saved_index_serves_only_the_mode_it_was_built_for(tmp_path):
     index_dir = tmp_path / "index"
     exact = Retriever(folder, index_dir=index_dir)
     lucene = Retriever(folder, index_dir=index_dir, ranking="lucene")
-    assert lucene.index_status == "rebuilt: ranking changed"
-    again = Retriever(folder, index_dir=index_dir, ranking="lucene")
-    assert again.index_status == "loaded"
+    assert exact.index_status == IndexStatus.BUILT
+    assert lucene.index_status == IndexStatus.REBUILT_RANKING == "rebuilt: ranking changed"
+    again = Retriever(folder, index_dir=index_dir, ranking=Ranking.LUCENE)
+    assert again.index_status == IndexStatus.LOADED and again.ranking_mode == Ranking.LUCENE
     assert [h.score for h in again.search(QUESTION)] == [h.score for h in lucene.search(QUESTION)]
     assert [h.score for h in again.search(QUESTION)] != [h.score for h in exact.search(QUESTION)]
-    assert Retriever(folder, index_dir=index_dir).index_status == "rebuilt: ranking changed"
+    assert Retriever(folder, index_dir=index_dir).index_status == IndexStatus.REBUILT_RANKING
