@@ -19,8 +19,9 @@ from retrieval.chunking import Passage, chunk
 from retrieval.collection import Collection, DocumentRecord
 from retrieval.documents import build_document
 from retrieval.loading import Skipped, SourceText
+from retrieval.lucene_scoring import LocalIndex, finish
 from retrieval.metadata import Metadata
-from retrieval.ranking import BM25Index, IndexBuilder
+from retrieval.ranking import IndexBuilder, Ranking
 
 # Below this many characters a pool costs more than it saves.
 PARALLEL_CHARACTERS = 2_000_000
@@ -37,6 +38,11 @@ class AnalysedDocument:
     text: str
     passages: list[Passage]
     terms: list[tuple[str, list[int], int]]  # per passage: joined distinct terms, counts, length
+
+    def term_counts(self) -> Iterator[tuple[list[str], list[int]]]:
+        """Per passage: its distinct terms and their counts, in first-seen order."""
+        for joined, counts, _ in self.terms:
+            yield (joined.split(_TERM_SEPARATOR) if joined else []), counts
 
 
 def analyse(source: SourceText, override: Metadata | None, doc_index: int, analyzer: Analyzer) -> AnalysedDocument:
@@ -82,10 +88,27 @@ def _analysed(
         _SOURCES, _CATALOG, _ANALYZER = (), {}, None
 
 
+def analysed_documents(
+    sources: Sequence[SourceText],
+    analyzer: Analyzer,
+    catalog: dict[str, Metadata] | None = None,
+    workers: int | None = None,
+) -> Iterator[AnalysedDocument]:
+    """Each source analysed, in order (in worker processes for a large collection): for exports."""
+    return _analysed(sources, catalog or {}, _workers(sources, workers), analyzer)
+
+
+def _workers(sources: Sequence[SourceText], workers: int | None) -> int:
+    if workers is not None:
+        return workers
+    large = sum(len(s.text) for s in sources) >= PARALLEL_CHARACTERS
+    return (os.cpu_count() or 1) if large else 1
+
+
 @dataclass(frozen=True)
 class BuiltIndex:
     collection: Collection
-    index: BM25Index
+    index: LocalIndex
     empty: list[Skipped]  # documents left with no text once page furniture was removed
 
 
@@ -95,17 +118,17 @@ def build_index(
     catalog: dict[str, Metadata] | None = None,
     workers: int | None = None,
     progress: bool = False,
+    ranking: Ranking = Ranking.EXACT,
 ) -> BuiltIndex:
     """The collection and BM25 index of `sources`.
 
     `workers`: processes for analysis (default: one per core for a large
     collection, none for a small one). `progress`: show a bar on stderr for a
-    build that lasts more than a couple of seconds.
+    build that lasts more than a couple of seconds. `ranking`: the scorer the
+    index is built for ("lucene" scores as Lucene and OpenSearch do).
     """
     catalog = catalog or {}
-    if workers is None:
-        large = sum(len(s.text) for s in sources) >= PARALLEL_CHARACTERS
-        workers = (os.cpu_count() or 1) if large else 1
+    workers = _workers(sources, workers)
     records: list[DocumentRecord] = []
     texts: list[str] = []
     passages: list[Passage] = []
@@ -124,7 +147,7 @@ def build_index(
             builder.add_counts(joined.split(_TERM_SEPARATOR) if joined else [], counts, length)
     collection = Collection.from_parts(records, texts, passages)
     del texts, passages  # the collection holds them in arrays now; free the objects before the index
-    return BuiltIndex(collection, builder.finish(), empty)
+    return BuiltIndex(collection, finish(*builder.finish_postings(), ranking), empty)
 
 
 def _with_progress(items: Iterator[AnalysedDocument], total: int) -> Iterator[AnalysedDocument]:
