@@ -7,12 +7,17 @@ Python object per passage.
 
 from __future__ import annotations
 
+import bisect
+import re
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from retrieval.chunking import SEPARATOR, Passage
+
+# What ends a line in an editor: CRLF, LF or a lone CR (the decoded text keeps the file's own).
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class Collection:
         self.spans = spans
         self._view = text_blob.data if text_blob.size else memoryview(b"")
         self.doc_text = lru_cache(maxsize=512)(self._doc_text)
+        self._line_starts = lru_cache(maxsize=512)(self._compute_line_starts)
 
     @classmethod
     def from_parts(cls, records: list[DocumentRecord], texts: list[str], passages: list[Passage]) -> Collection:
@@ -79,6 +85,14 @@ class Collection:
 
     def _doc_text(self, doc: int) -> str:
         return self._view[self.text_offsets[doc] : self.text_offsets[doc + 1]].tobytes().decode("utf-8")
+
+    def _compute_line_starts(self, doc: int) -> list[int]:
+        return [0] + [m.end() for m in _LINE_BREAK.finditer(self.doc_text(doc))]
+
+    def lines_of(self, doc: int, start: int, end: int) -> tuple[int, int]:
+        """The (first, last) 1-based line numbers of characters start..end-1 of a document."""
+        starts = self._line_starts(doc)
+        return bisect.bisect_right(starts, start), bisect.bisect_right(starts, max(start, end - 1))
 
     def passage(self, index: int) -> Passage:
         lo, hi = self.span_ptr[index], self.span_ptr[index + 1]

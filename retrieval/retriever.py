@@ -6,13 +6,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from retrieval.analysis import Analyzer, Question, default_analyzer
 from retrieval.answering import COVERAGE_POOL, QuestionWords, abstention, answer, is_known, make_hits
+from retrieval.cache import APP_NAME, user_cache_root
 from retrieval.errors import CorpusError, ParameterError, QuestionError
+from retrieval.filtering import Filter, passage_mask
 from retrieval.loading import FileNote, Skipped, SourceText
-from retrieval.results import Answer, Citation, Hit, IndexStatus, Reason
+from retrieval.results import Answer, Citation, Hit, IndexStatus, Reason, Rebuild
 from retrieval.seeds import seeds_folder
-from retrieval.store import OpenedIndex, build_from_sources, open_folder
+from retrieval.store import OpenedIndex, build_from_sources, default_index_dir, open_folder
 from retrieval.text import NOISE, replace_surrogates
 
 DEFAULT_K = 5
@@ -45,8 +49,10 @@ class Context:
 class Retriever:
     """Answers questions from a collection of documents.
 
-    `Retriever()` uses the bundled seed articles; `from_directory` and
-    `from_texts` use others. With `index_dir`, the built index is saved there
+    `Retriever()` uses the bundled seed articles, their index saved in and
+    reused from the user's cache folder (platformdirs: ~/.cache/zhdocqa on
+    Linux) unless `index_dir` says where; `from_directory` and `from_texts` use
+    others. With `index_dir`, the built index is saved there
     and reused while the folder's documents are unchanged; a folder that holds
     anything but this program's index is refused (IndexLocationError), never
     overwritten. Links out of the folder are followed only with `follow_links`;
@@ -64,12 +70,14 @@ class Retriever:
         follow_links: bool = False,
         rebuild: bool = False,
         analyzer: Analyzer | None = None,
-        on_rebuild: Callable[[IndexStatus], None] | None = None,
+        on_rebuild: Callable[[Rebuild], None] | None = None,
         _opened: OpenedIndex | None = None,
     ) -> None:
         self._analyzer = analyzer or default_analyzer()
         if _opened is None:
             path = Path(folder).expanduser() if folder is not None else seeds_folder()
+            if folder is None and index_dir is None:
+                index_dir = default_index_dir(user_cache_root(APP_NAME), path)
             _opened = open_folder(
                 path,
                 self._analyzer,
@@ -151,35 +159,48 @@ class Retriever:
 
     # -- questions ----------------------------------------------------------
 
-    def ranking(self, question: str, k: int = DEFAULT_K) -> list[tuple[str, int, float]]:
+    def ranking(
+        self, question: str, k: int = DEFAULT_K, filters: Filter | None = None
+    ) -> list[tuple[str, int, float]]:
         """The bare ranking: (doc_id, paragraph, score) of the `k` best passages, best first."""
         analysed = self._question(question)
-        ranked = self._index.top(list(analysed.terms), _checked_k(k))
+        ranked = self._index.top(list(analysed.terms), _checked_k(k), self._mask(filters))
         records, passages = self._collection.records, self._collection
         return [
             (records[int(passages.passage_doc[i])].doc_id, int(passages.passage_paragraph[i]), score)
             for i, score in ranked
         ]
 
-    def search(self, question: str, k: int = DEFAULT_K) -> list[Hit]:
-        """The `k` best passages for `question`, best first; never abstains."""
+    def search(self, question: str, k: int = DEFAULT_K, filters: Filter | None = None) -> list[Hit]:
+        """The `k` best passages for `question` (among those `filters` allows), best first; never abstains."""
         analysed = self._question(question)
-        ranked = self._index.top(list(analysed.terms), _checked_k(k))
+        ranked = self._index.top(list(analysed.terms), _checked_k(k), self._mask(filters))
         return make_hits(self._collection, ranked, analysed, self._analyzer)
 
-    def ask(self, question: str, k: int = DEFAULT_K) -> Answer:
-        """The best passages with citations, or an abstention when the documents do not answer."""
+    def ask(self, question: str, k: int = DEFAULT_K, filters: Filter | None = None) -> Answer:
+        """The best passages with citations, or an abstention when the documents do not answer.
+
+        With `filters`, only passages of the documents it allows are considered.
+        """
         analysed = self._question(question)
         k = _checked_k(k)
         if not analysed.words:
             return abstention(analysed, Reason.EMPTY)
-        ranked = self._index.top(list(analysed.terms), max(k, COVERAGE_POOL))
+        mask = self._mask(filters)
+        if mask is not None and not mask.any():
+            return abstention(analysed, Reason.FILTERED_OUT)
+        ranked = self._index.top(list(analysed.terms), max(k, COVERAGE_POOL), mask)
         if not ranked:
             return abstention(analysed, Reason.NO_MATCH, analysed.words)
         weights = QuestionWords(analysed.words, self._known, self._general.weight, self._analyzer.in_dictionary)
         hits = make_hits(self._collection, ranked[:k], analysed, self._analyzer)
         candidates = [self._collection.passage_text(i) for i, _ in ranked[:COVERAGE_POOL]]
         return answer(analysed, candidates, hits, weights)
+
+    def _mask(self, filters: Filter | None) -> np.ndarray | None:
+        if filters is not None and not isinstance(filters, Filter):
+            raise ParameterError(f"filters 应为 Filter,收到的是 {type(filters).__name__}。")
+        return passage_mask(self._collection, filters)
 
     def _question(self, question: str) -> Question:
         if not isinstance(question, str):
