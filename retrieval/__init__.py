@@ -13,8 +13,9 @@ from retrieval.errors import (
     QuestionError,
     RetrievalError,
 )
+from retrieval.filtering import Filter
 from retrieval.loading import FileNote, Skipped
-from retrieval.results import Answer, Citation, Hit, IndexStatus, Reason
+from retrieval.results import Answer, Citation, Hit, IndexStatus, Reason, Rebuild
 from retrieval.retriever import DEFAULT_K, MAX_K, MAX_QUESTION, Context, DocumentInfo, Retriever
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "CorpusError",
     "DocumentInfo",
     "FileNote",
+    "Filter",
     "Hit",
     "IndexFileError",
     "IndexLocationError",
@@ -35,6 +37,7 @@ __all__ = [
     "ParameterError",
     "QuestionError",
     "Reason",
+    "Rebuild",
     "RetrievalError",
     "Retriever",
     "Skipped",

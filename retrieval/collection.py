@@ -56,7 +56,7 @@ class Collection:
         self.spans = spans
         self._view = text_blob.data if text_blob.size else memoryview(b"")
         self.doc_text = lru_cache(maxsize=512)(self._doc_text)
-        self._line_starts = lru_cache(maxsize=512)(self._compute_line_starts)
+        self.line_starts = lru_cache(maxsize=512)(self._compute_line_starts)
 
     @classmethod
     def from_parts(cls, records: list[DocumentRecord], texts: list[str], passages: list[Passage]) -> Collection:
@@ -91,7 +91,7 @@ class Collection:
 
     def lines_of(self, doc: int, start: int, end: int) -> tuple[int, int]:
         """The (first, last) 1-based line numbers of characters start..end-1 of a document."""
-        starts = self._line_starts(doc)
+        starts = self.line_starts(doc)
         return bisect.bisect_right(starts, start), bisect.bisect_right(starts, max(start, end - 1))
 
     def passage(self, index: int) -> Passage:

@@ -12,12 +12,24 @@ import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import PurePosixPath
+from typing import Protocol
 
 import numpy as np
 
-from retrieval.collection import Collection, DocumentRecord
+from retrieval.collection import Collection
 from retrieval.errors import ParameterError
 from retrieval.text import normalize
+
+class Described(Protocol):
+    """What a filter looks at in a document (a DocumentRecord or a DocumentInfo)."""
+
+    @property
+    def doc_id(self) -> str: ...
+    @property
+    def source(self) -> str | None: ...
+    @property
+    def date(self) -> str | None: ...
+
 
 _PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
 
@@ -79,7 +91,7 @@ class Filter:
     def active(self) -> bool:
         return bool(self.sources or self.docs or self.since is not None or self.until is not None)
 
-    def allows(self, record: DocumentRecord) -> bool:
+    def allows(self, record: Described) -> bool:
         """True when the document may answer."""
         if self.sources:
             source = normalize(record.source or "")

@@ -157,6 +157,23 @@ class Retriever:
                 paragraphs.setdefault(number, []).append(NOISE.sub("", self._collection.passage_text(index)))
         return Context(hit.citation, focus, tuple((n, "".join(parts)) for n, parts in sorted(paragraphs.items())))
 
+    def lines(self, hit: Hit, around: int = 0) -> tuple[tuple[int, str], ...]:
+        """The file's lines the hit spans, and `around` more on each side: (line number from 1, text).
+
+        Read from the text the index was built from, so the numbers match the
+        citation even if the file has changed since.
+        """
+        doc = self._doc_numbers[hit.citation.doc_id]
+        text = self._collection.doc_text(doc)
+        starts = self._collection.line_starts(doc)
+        first, last = hit.citation.lines
+        numbered = []
+        for number in range(max(1, first - around), min(len(starts), last + around) + 1):
+            start = starts[number - 1]
+            end = starts[number] if number < len(starts) else len(text)
+            numbered.append((number, text[start:end].rstrip("\r\n")))
+        return tuple(numbered)
+
     # -- questions ----------------------------------------------------------
 
     def ranking(
