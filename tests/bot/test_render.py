@@ -56,7 +56,7 @@ def test_terminal_rendering_in_a_pipe_has_no_escape_codes(seeds):
     out = buffer.getvalue()
     assert "\x1b" not in out
     assert out.startswith("答: ")
-    assert "[1] 《除了电商,阿里还需要一款真正的社交软件》 · ¶2" in out
+    assert "[1] 《除了电商,阿里还需要一款真正的社交软件》 · 004_2879f3147d2cb423.txt:7" in out
 
 
 def test_terminal_wraps_chinese_at_two_columns_a_character(seeds):

@@ -44,7 +44,7 @@ def _ask(child, line: str) -> str:
 def test_question_shows_best_sentence_and_citation(repl):
     out = _ask(repl, "腾讯模仿泡泡堂做了哪个游戏?")
     assert "答:" in out
-    assert "[1] 《除了电商,阿里还需要一款真正的社交软件》 · ¶2" in out
+    assert "[1] 《除了电商,阿里还需要一款真正的社交软件》 · 004_2879f3147d2cb423.txt:7" in out
     assert "泡泡堂" in out
 
 
@@ -55,12 +55,12 @@ def test_k_more_full_sources_and_unknown_command(repl):
     more = _ask(repl, ":more")
     assert "[3] " in more and "[4] " in more and "[5] " not in more
     full = _ask(repl, ":full 1")
-    assert "《阿里新浪共缔微电商》 · ¶1" in full
+    assert "《阿里新浪共缔微电商》 · 001_6343723039a13da3.txt:2-3" in full
     assert "¶2" in full  # the neighbouring paragraph too
     sources = _ask(repl, ":sources")
     for number in range(1, 6):
         assert f"{number}. 《" in sources
-    assert "凤凰科技 · 2013-08-01 · 28 段" in sources
+    assert "凤凰科技 · 2013-08-01 · 000_439763a88c0ed7a9.txt · 28 段" in sources
     unknown = _ask(repl, ":frobnicate")
     assert "未知命令 :frobnicate" in unknown and ":sources" in unknown
 
@@ -76,7 +76,7 @@ def test_ctrl_c_clears_a_half_typed_line(repl):
     repl.expect(NEXT_PROMPT)
     out = _ask(repl, "腾讯模仿泡泡堂做了哪个游戏?")
     # Only the new question was asked: its answer, not the discarded words'.
-    assert "《除了电商,阿里还需要一款真正的社交软件》 · ¶2" in out
+    assert "《除了电商,阿里还需要一款真正的社交软件》 · 004_2879f3147d2cb423.txt:7" in out
     assert "5.86亿美元" not in out
 
 
