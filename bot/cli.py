@@ -145,13 +145,20 @@ def build_parser() -> argparse.ArgumentParser:
         "ask", parents=[with_filters], help="回答一个问题后退出", description="回答一个问题后退出。", epilog=EPILOG
     )
     ask.add_argument("question", help="问题(中文)")
-    commands.add_parser(
+    repl = commands.add_parser(
         "repl",
         parents=[with_filters],
         help="交互式问答(默认);输入来自管道时逐行回答",
         description="交互式问答;标准输入不是终端时,逐行回答后退出。",
         epilog=EPILOG,
     )
+    for command_parser in (parser, repl):
+        command_parser.add_argument(
+            "--conversation",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="管道输入时也把每行当作前面问题的追问(交互式时默认如此)",
+        )
     index = commands.add_parser(
         "index", parents=[plain], help="预先建立文档目录的索引", description="建立(或刷新)文档目录的索引,存放在缓存目录。"
     )
@@ -279,8 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rebuild=bool(getattr(args, "force", False)),
         )
     except CorpusError as error:
-        _error(str(error))
-        print("提示: 用 --corpus DIR 或环境变量 ZHDOCQA_CORPUS 指定文档目录(不指定时使用内置的示例文章)。", file=sys.stderr)
+        print(terminal_safe(f"错误: {error}") + "(用 --corpus DIR 或环境变量 ZHDOCQA_CORPUS 指定文档目录)", file=sys.stderr)
         return ExitCode.USAGE
     except RetrievalError as error:
         _error(str(error))
@@ -297,6 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ask_once(retriever, args.question, settings.k, as_json, filters, settings.color)
     if is_interactive() and not as_json:
         session = Session(retriever, make_console(settings.color), k=settings.k, filters=filters)
+        # Follow-ups in the REPL by default; a piped batch treats each line alone unless asked.
+        session.conversation = retriever.conversation(filters)
         return run_interactive(session, history_file())
     # A byte that is not UTF-8 in a piped line must not end the batch.
     if hasattr(sys.stdin, "reconfigure"):
@@ -304,6 +312,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if as_json:
         return run_json_lines(retriever, sys.stdin, settings.k, filters)
     session = Session(retriever, make_console(settings.color), k=settings.k, filters=filters)
+    if getattr(args, "conversation", False):
+        session.conversation = retriever.conversation(filters)
     return run_batch(session, sys.stdin)
 
 

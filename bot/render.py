@@ -304,7 +304,7 @@ def rich_lines(citation: Citation, lines: Iterable[tuple[int, str]], folder: str
 
 def answer_json(answer: Answer) -> dict:
     """A stable JSON document of the answer (described in the README)."""
-    return {
+    document = {
         "question": answer.question,
         "abstained": answer.abstained,
         "reason": answer.reason,
@@ -325,6 +325,9 @@ def answer_json(answer: Answer) -> dict:
             for hit in answer.hits
         ],
     }
+    if answer.searched is not None:
+        document["searched"] = answer.searched  # a follow-up, as it was understood
+    return document
 
 
 def citation_json(citation: Citation) -> dict[str, object]:

@@ -18,7 +18,17 @@ from rich.text import Text
 
 from bot import render
 from bot.settings import MAX_K, ExitCode
-from retrieval import DEFAULT_K, Answer, Filter, Hit, ParameterError, QuestionError, RetrievalError, Retriever
+from retrieval import (
+    DEFAULT_K,
+    Answer,
+    Conversation,
+    Filter,
+    Hit,
+    ParameterError,
+    QuestionError,
+    RetrievalError,
+    Retriever,
+)
 from retrieval.text import replace_surrogates
 
 HELP = """命令(冒号也可以用全角的 ：):
@@ -30,6 +40,7 @@ HELP = """命令(冒号也可以用全角的 ：):
   :filter 条件       只在符合条件的文档中找答案,例如 :filter source=易商讯 since=2016 until=2016-12 doc=*.md
                     (:filter 显示当前条件,:filter off 取消)
   :sources          文档列表(标题、来源、日期、文件、段落数)
+  :new              重新开始(不再把下一个问题当作追问)
   :help             显示本帮助
   :quit             退出(也可以按 Ctrl-D);Ctrl-C 清空当前输入"""
 
@@ -75,6 +86,7 @@ class Session:
     question: str | None = None
     answer: Answer | None = None
     numbered: list[Hit] = field(default_factory=list)  # every hit printed for the last question, in order
+    conversation: Conversation | None = None  # set: follow-up questions are resolved against earlier turns
     unanswered: int = 0  # questions the documents did not answer (for the batch's exit code)
 
     @property
@@ -103,11 +115,16 @@ class Session:
 
     def ask(self, question: str) -> None:
         try:
-            answer = self.retriever.ask(question, k=self.k, filters=self.filters)
+            if self.conversation is not None:
+                answer = self.conversation.ask(question, k=self.k)
+            else:
+                answer = self.retriever.ask(question, k=self.k, filters=self.filters)
         except QuestionError as error:
             self.say(str(error), style="red")
             return
-        self.question, self.answer = question, answer
+        if answer.searched and answer.searched != answer.question:
+            self.say(f"理解为: {answer.searched}", style="dim")
+        self.question, self.answer = answer.searched or question, answer
         self.numbered = list(answer.hits) if not answer.abstained else []
         if answer.abstained:
             self.unanswered += 1
@@ -133,10 +150,18 @@ class Session:
             self.open(argument)
         elif name == "filter":
             self.set_filter(argument)
+        elif name == "new":
+            self.new()
         else:
             self.say(f"未知命令 :{name}", style="red")
             self.say(HELP.format(k=self.k))
         return True
+
+    def new(self) -> None:
+        if self.conversation is not None:
+            self.conversation.reset()
+        self.question, self.answer, self.numbered = None, None, []
+        self.say("好的,重新开始:下一个问题不再接着前面的问题理解。")
 
     def set_k(self, argument: str) -> None:
         argument = unicodedata.normalize("NFKC", argument)
@@ -191,7 +216,7 @@ class Session:
             self.say(f"当前筛选: {shown}")
             return
         if unicodedata.normalize("NFKC", argument).lower() in ("off", "clear", "none", "关", "取消"):
-            self.filters = None
+            self._use_filter(None)
             self.say("已取消筛选:在全部文档中找答案。")
             return
         try:
@@ -199,9 +224,15 @@ class Session:
         except ParameterError as error:
             self.say(str(error), style="red")
             return
-        self.filters = filters
+        self._use_filter(filters)
         allowed = [d for d in self.retriever.documents if filters.allows(d)]
         self.say(f"筛选: {filters.describe()}(符合的文档 {len(allowed)} 篇)。:filter off 取消。")
+
+    def _use_filter(self, filters: Filter | None) -> None:
+        """Questions from now on are answered under `filters`; a conversation goes on under them, afresh."""
+        self.filters = filters
+        if self.conversation is not None:
+            self.conversation = self.retriever.conversation(filters)
 
     def sources(self) -> None:
         for document in self.retriever.documents:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,15 +12,15 @@ import numpy as np
 from retrieval.analysis import Analyzer, Question, default_analyzer
 from retrieval.answering import COVERAGE_POOL, QuestionWords, abstention, answer, is_known, make_hits
 from retrieval.cache import APP_NAME, user_cache_root
+from retrieval.conversation import Conversation
 from retrieval.errors import CorpusError, ParameterError, QuestionError
 from retrieval.filtering import Filter, passage_mask
 from retrieval.loading import FileNote, Skipped, SourceText
-from retrieval.results import Answer, Citation, Hit, IndexStatus, Reason, Rebuild
+from retrieval.results import DEFAULT_K, Answer, Citation, Hit, IndexStatus, Reason, Rebuild
 from retrieval.seeds import seeds_folder
 from retrieval.store import OpenedIndex, build_from_sources, default_index_dir, open_folder
 from retrieval.text import NOISE, replace_surrogates
 
-DEFAULT_K = 5
 MAX_K = 1000
 MAX_QUESTION = 500
 
@@ -175,6 +176,13 @@ class Retriever:
         return tuple(numbered)
 
     # -- questions ----------------------------------------------------------
+
+    def conversation(self, filters: Filter | None = None) -> Conversation:
+        """Questions in turns: follow-ups ("那腾讯呢?", "占多少股份?") are resolved against earlier turns.
+
+        With `filters`, every turn is answered from the documents it allows.
+        """
+        return Conversation(functools.partial(self.ask, filters=filters), self._analyzer)
 
     def ranking(
         self, question: str, k: int = DEFAULT_K, filters: Filter | None = None

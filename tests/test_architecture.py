@@ -33,9 +33,11 @@ RETRIEVAL_ORDER = [
     "answering",
     "cache",
     "store",
+    "conversation",
     "retriever",
     "__init__",
     "evaluate",
+    "evaluate_conversations",
     "__main__",
 ]
 
