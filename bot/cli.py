@@ -88,7 +88,19 @@ def program_version() -> str:
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     def add_usage(self, usage: str | None, actions: Iterable[argparse.Action], groups: Any, prefix: str | None = None):
-        return super().add_usage(usage, actions, groups, prefix or "用法: ")
+        return super().add_usage(usage, actions, groups, "用法: " if prefix is None else prefix)
+
+
+# argparse's own error phrases, in the language of the rest of the program.
+_ARGPARSE_MESSAGES = (
+    ("the following arguments are required:", "缺少参数:"),
+    ("unrecognized arguments:", "无法识别的参数:"),
+    ("invalid choice:", "无效的选择:"),
+    ("choose from", "可选"),
+    ("invalid int value:", "不是整数:"),
+    ("expected one argument", "需要一个值"),
+    ("argument ", "参数 "),
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -103,6 +115,8 @@ class _Parser(argparse.ArgumentParser):
         self.add_argument("-h", "--help", action="help", help="显示帮助后退出")
 
     def error(self, message: str) -> NoReturn:
+        for english, chinese in _ARGPARSE_MESSAGES:
+            message = message.replace(english, chinese)
         self.print_usage(sys.stderr)
         self.exit(ExitCode.USAGE, f"{self.prog}: 错误: {message}\n提示: 用 {self.prog} --help 查看用法。\n")
 
@@ -122,9 +136,9 @@ def _shared_options(with_filters: bool) -> argparse.ArgumentParser:
     group.add_argument("-v", "--verbose", action="store_true", default=s, help="显示更多信息(索引来源、日志)")
     if with_filters:
         narrow = common.add_argument_group("筛选(只在符合条件的文档中找答案)")
-        narrow.add_argument("--source", action="append", metavar="名称", default=s, help="来源包含此名称(可重复)")
-        narrow.add_argument("--since", metavar="日期", default=s, help="发布日期不早于: YYYY、YYYY-MM 或 YYYY-MM-DD")
-        narrow.add_argument("--until", metavar="日期", default=s, help="发布日期不晚于(含当天、当月或当年)")
+        narrow.add_argument("--source", action="append", metavar="NAME", default=s, help="来源包含此名称(可重复)")
+        narrow.add_argument("--since", metavar="DATE", default=s, help="发布日期不早于: YYYY、YYYY-MM 或 YYYY-MM-DD")
+        narrow.add_argument("--until", metavar="DATE", default=s, help="发布日期不晚于(含当天、当月或当年)")
         narrow.add_argument("--doc", action="append", metavar="GLOB", default=s, help="文件路径匹配此模式,如 '*.md'(可重复)")
         narrow.add_argument("--json", action="store_true", default=s, help="输出 JSON;批量时每行一个(JSON Lines)")
     return common
@@ -140,7 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[with_filters],
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {program_version()}", help="显示版本后退出")
-    commands = parser.add_subparsers(dest="command", title="子命令", metavar="{ask,repl,index,info,telegram,eval}")
+    # Typed loosely: argparse's stubs want the parents of a subcommand to be of the subcommand's class.
+    commands: Any = parser.add_subparsers(
+        dest="command", title="子命令", metavar="{ask,repl,index,info,telegram,eval}", parser_class=_Parser
+    )
     ask = commands.add_parser(
         "ask", parents=[with_filters], help="回答一个问题后退出", description="回答一个问题后退出。", epilog=EPILOG
     )
@@ -178,10 +195,6 @@ def build_parser() -> argparse.ArgumentParser:
     from bot import telegram_cli
 
     telegram_cli.add_parser(commands, plain)
-    for subparser in commands.choices.values():
-        subparser.formatter_class = _Formatter
-        subparser._positionals.title = "参数"
-        subparser._optionals.title = "选项"
     return parser
 
 

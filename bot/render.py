@@ -508,7 +508,7 @@ def html_start(documents: Sequence[DocumentInfo], examples: Sequence[str], comma
     if len(documents) > START_DOCUMENTS:
         listed.append(f"…共 {len(documents)} 篇,/sources 查看全部")
     lines = [
-        f"我可以回答关于这 {len(documents)} 篇文档的问题,每个回答都附出处(标题 · 来源 · 日期 · 段落)。",
+        f"我可以回答关于这 {len(documents)} 篇文档的问题,每个回答都附出处(标题 · 来源 · 日期 · 文件:行号)。",
         "",
         *listed,
         "",
