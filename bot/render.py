@@ -144,7 +144,7 @@ def line_starts(text: str, width: int) -> list[int]:
     """Where each line after the first starts when `text` is broken to `width` terminal columns.
 
     The rule, in one place: a line never starts with closing punctuation (it
-    stays on the line before, even one column over), never ends with opening
+    stays on the line before, hanging past the width if it must), never ends with opening
     punctuation, never splits a number from its unit or a Latin word; spaces
     at a break are dropped; a "\n" always breaks; an atom wider than a whole
     line is cut by characters.
@@ -163,14 +163,13 @@ def line_starts(text: str, width: int) -> list[int]:
             if used and used + cells <= width:
                 used += cells
             continue
-        closing_only = all(c in CLOSING for c in piece)
-        if used and used + cells > width and not (closing_only and used + cells <= width + 1):
+        if used and used + cells > width:
             starts.append(start)
             used = 0
         if cells > width:
             for i in range(start, end):
                 char = cell_len(text[i])
-                if used and used + char > width:
+                if used and used + char > width and text[i] not in CLOSING:
                     starts.append(i)
                     used = 0
                 used += char
