@@ -115,7 +115,7 @@ CLOSING = set("，。、；：？！）」』”’》〉】〕…—,.;:?!)]}%�
 OPENING = set("（「『“‘《〈【〔([{")
 _UNITS = "年月日号时点分秒万亿千百十元角岁个位名家人次倍股条篇段张台辆只件周天米克吨"
 # A number with its unit ("2014年", "5.86亿", "18%"), a Latin word, a run of spaces, or one character.
-_ATOM = re.compile(rf"[-+]?\d[\d,.:/]*(?:[%‰℃]|[{_UNITS}]{{1,2}})?|[A-Za-z][A-Za-z'’-]*|[ \t]+|\n|.", re.DOTALL)
+_ATOM = re.compile(rf"[-+]?\d[\d,.:/]*(?: ?[%‰℃]| ?[{_UNITS}]{{1,2}})?|[A-Za-z][A-Za-z'’-]*|[ \t]+|\n|.", re.DOTALL)
 
 
 def _atoms(text: str) -> list[tuple[int, int]]:

@@ -236,12 +236,10 @@ class Session:
 
     def sources(self) -> None:
         for document in self.retriever.documents:
-            self.console.print(
-                Text(f"{document.number}. ", style="bold"),
-                render.safe_text(render.document_line(document) + f" · {document.doc_id}"),
-                Text(f" · {document.passages} 段", style="dim"),
-                sep="",
-            )
+            line = Text(f"{document.number}. ", style="bold")
+            line.append_text(render.safe_text(render.document_line(document) + f" · {document.doc_id}"))
+            line.append(f" · {document.passages} 段", style="dim")
+            self.console.print(render.Wrapped(line))
 
 
 def run_batch(session: Session, lines: Iterable[str]) -> int:
