@@ -6,6 +6,7 @@ import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -101,7 +102,7 @@ class Retriever:
         self._doc_numbers = {record.doc_id: i for i, record in enumerate(self._collection.records)}
 
     @classmethod
-    def from_directory(cls, folder: str | Path, **options) -> Retriever:
+    def from_directory(cls, folder: str | Path, **options: Any) -> Retriever:
         """Every .txt and .md file under `folder` (hidden ones left out)."""
         return cls(folder, **options)
 
