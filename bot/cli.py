@@ -130,7 +130,10 @@ def _shared_options(with_filters: bool) -> argparse.ArgumentParser:
     group.add_argument("--k", type=int, metavar="N", default=s, help=f"每次显示的段落数,1-{MAX_K}(默认 5)")
     group.add_argument("--follow-links", action="store_true", default=s, help="跟随指向文档目录之外的链接")
     group.add_argument(
-        "--color", choices=[m.value for m in ColorMode], default=s, help="颜色: auto(终端且无 NO_COLOR 时)、always、never"
+        "--color",
+        choices=[m.value for m in ColorMode],
+        default=s,
+        help="颜色: auto(终端且无 NO_COLOR 时)、always、never",
     )
     group.add_argument("-q", "--quiet", action="store_true", default=s, help="不显示警告、重建说明和进度条")
     group.add_argument("-v", "--verbose", action="store_true", default=s, help="显示更多信息(索引来源、日志)")
@@ -139,7 +142,9 @@ def _shared_options(with_filters: bool) -> argparse.ArgumentParser:
         narrow.add_argument("--source", action="append", metavar="NAME", default=s, help="来源包含此名称(可重复)")
         narrow.add_argument("--since", metavar="DATE", default=s, help="发布日期不早于: YYYY、YYYY-MM 或 YYYY-MM-DD")
         narrow.add_argument("--until", metavar="DATE", default=s, help="发布日期不晚于(含当天、当月或当年)")
-        narrow.add_argument("--doc", action="append", metavar="GLOB", default=s, help="文件路径匹配此模式,如 '*.md'(可重复)")
+        narrow.add_argument(
+            "--doc", action="append", metavar="GLOB", default=s, help="文件路径匹配此模式,如 '*.md'(可重复)"
+        )
         narrow.add_argument("--json", action="store_true", default=s, help="输出 JSON;批量时每行一个(JSON Lines)")
     return common
 
@@ -177,17 +182,26 @@ def build_parser() -> argparse.ArgumentParser:
             help="管道输入时也把每行当作前面问题的追问(交互式时默认如此)",
         )
     index = commands.add_parser(
-        "index", parents=[plain], help="预先建立文档目录的索引", description="建立(或刷新)文档目录的索引,存放在缓存目录。"
+        "index",
+        parents=[plain],
+        help="预先建立文档目录的索引",
+        description="建立(或刷新)文档目录的索引,存放在缓存目录。",
     )
     index.add_argument("folder", nargs="?", metavar="DIR", help="文档目录(默认: --corpus 或内置示例)")
     index.add_argument("--workers", type=int, metavar="N", help="分词进程数(默认: 大目录用全部核心)")
     index.add_argument("--force", action="store_true", help="即使文档未变也重建")
     info = commands.add_parser(
-        "info", parents=[plain], help="版本、文档列表、索引和配置的位置", description="显示版本、文档、索引状态和配置位置。"
+        "info",
+        parents=[plain],
+        help="版本、文档列表、索引和配置的位置",
+        description="显示版本、文档、索引状态和配置位置。",
     )
     info.add_argument("folder", nargs="?", metavar="DIR", help="文档目录(默认: --corpus 或内置示例)")
     evaluate = commands.add_parser(
-        "eval", parents=[plain], help="评测检索效果(需要 shared 数据)", description="输出示例问题集和 CMRC/DRCD 的检索指标。"
+        "eval",
+        parents=[plain],
+        help="评测检索效果(需要 shared 数据)",
+        description="输出示例问题集和 CMRC/DRCD 的检索指标。",
     )
     evaluate.add_argument("--shared", metavar="DIR", default="../shared", help="shared 目录(含 eval/ 和 data/)")
     evaluate.add_argument("--only", choices=("seeds", "benchmark"), help="只运行其中一项")
@@ -299,7 +313,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             rebuild=bool(getattr(args, "force", False)),
         )
     except CorpusError as error:
-        print(terminal_safe(f"错误: {error}") + "(用 --corpus DIR 或环境变量 ZHDOCQA_CORPUS 指定文档目录)", file=sys.stderr)
+        hint = "(用 --corpus DIR 或环境变量 ZHDOCQA_CORPUS 指定文档目录)"
+        print(terminal_safe(f"错误: {error}") + hint, file=sys.stderr)
         return ExitCode.USAGE
     except RetrievalError as error:
         _error(str(error))
@@ -307,7 +322,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not quiet:
         report_files(retriever)
     if verbose:
-        print(terminal_safe(f"索引: {retriever.index_status}({display_name(str(index_location(folder)))})"), file=sys.stderr)
+        where = display_name(str(index_location(folder)))
+        print(terminal_safe(f"索引: {retriever.index_status}({where})"), file=sys.stderr)
     if command == "index":
         print(f"索引就绪: {len(retriever.documents)} 篇文档, {len(retriever)} 个段落。")
         return ExitCode.ANSWERED
@@ -344,7 +360,8 @@ def _complete(parser: argparse.ArgumentParser) -> None:
 def _say_rebuild(rebuild: Rebuild) -> None:
     """One line on stderr saying why the index is being built, before the wait."""
     if rebuild.status == IndexStatus.REBUILT_CHANGED and rebuild.changed:
-        shown = "、".join(rebuild.changed[:3]) + (f" 等 {len(rebuild.changed)} 个文件" if len(rebuild.changed) > 3 else "")
+        more = f" 等 {len(rebuild.changed)} 个文件" if len(rebuild.changed) > 3 else ""
+        shown = "、".join(rebuild.changed[:3]) + more
         message = f"{shown} 有变化,正在重建索引…"
     elif rebuild.status == IndexStatus.REBUILT_ANALYZER:
         message = "程序已更新,正在重建索引…"

@@ -65,13 +65,18 @@ def parse_filter(text: str) -> Filter:
         key, equals, value = part.partition("=")
         name = FILTER_KEYS.get(key.strip().lower())
         if not equals or name is None or not value.strip():
-            raise ParameterError(f"看不懂筛选条件 {part!r}:应写成 source=名称、since=日期、until=日期 或 doc=文件模式。")
+            raise ParameterError(
+                f"看不懂筛选条件 {part!r}:应写成 source=名称、since=日期、until=日期 或 doc=文件模式。"
+            )
         if name in fields:
             fields[name].append(value.strip())
         else:
             single[name] = value.strip()
     return Filter(
-        sources=tuple(fields["sources"]), since=single.get("since"), until=single.get("until"), docs=tuple(fields["docs"])
+        sources=tuple(fields["sources"]),
+        since=single.get("since"),
+        until=single.get("until"),
+        docs=tuple(fields["docs"]),
     )
 
 

@@ -20,6 +20,7 @@ from retrieval.collection import Collection
 from retrieval.errors import ParameterError
 from retrieval.text import normalize
 
+
 class Described(Protocol):
     """What a filter looks at in a document (a DocumentRecord or a DocumentInfo)."""
 

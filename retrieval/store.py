@@ -512,7 +512,9 @@ def catalog_notes(
     """A note for each catalog entry that names no document of the folder (a typo, a moved file)."""
     present = {t.doc_id for t in texts} | {s.doc_id for s in skipped}
     return [
-        FileNote(CATALOG_NAME, f"[\"{doc_id}\"] 对应的文件不存在,这一条没有用上。请检查文件名(相对于文档目录,用 / 分隔)。")
+        FileNote(
+            CATALOG_NAME, f"[\"{doc_id}\"] 对应的文件不存在,这一条没有用上。请检查文件名(相对于文档目录,用 / 分隔)。"
+        )
         for doc_id in sorted(catalog)
         if doc_id not in present
     ]
