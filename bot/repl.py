@@ -93,6 +93,7 @@ class Session:
     numbered: list[Hit] = field(default_factory=list)  # every hit printed for the last question, in order
     conversation: Conversation | None = None  # set: follow-up questions are resolved against earlier turns
     unanswered: int = 0  # questions the documents did not answer (for the batch's exit code)
+    failed: int = 0  # questions that could not be asked (too long)
 
     @property
     def prompt(self) -> str:
@@ -125,6 +126,7 @@ class Session:
             else:
                 answer = self.retriever.ask(question, k=self.k, filters=self.filters)
         except QuestionError as error:
+            self.failed += 1
             self.say(str(error), style="red")
             return
         if answer.searched and answer.searched != answer.question:
@@ -262,7 +264,7 @@ def run_batch(session: Session, lines: Iterable[str]) -> int:
             failed += 1
             session.say(f"第 {number} 行无法回答: {error}", style="red")
         session.console.print()
-    if failed:
+    if failed or session.failed:
         return ExitCode.USAGE
     return ExitCode.NO_ANSWER if session.unanswered else ExitCode.ANSWERED
 

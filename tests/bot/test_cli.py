@@ -68,7 +68,7 @@ def test_batch_mode_answers_each_line_and_exits(run_bot):
     assert result.stdout.count("问> ") == 3  # the blank line is skipped
     assert "模仿泡泡堂推出QQ堂" in result.stdout
     assert "賣出60多萬張影票" in result.stdout
-    assert "5. 《除了电商,阿里还需要一款真正的社交软件》 · 17 段" in result.stdout
+    assert "5. 《除了电商,阿里还需要一款真正的社交软件》 · 004_2879f3147d2cb423.txt · 17 段" in result.stdout
     assert "\x1b" not in result.stdout
 
 
@@ -117,7 +117,7 @@ def test_bad_input_gets_one_clear_line_and_the_session_goes_on(run_bot):
     paste = "微信" * 5000
     lines = ["😀🎉", paste, "\x1b[31m\x07" + QUESTION, "   ", ":k 99", ":full 7", QUESTION]
     result = run_bot(input="\n".join(lines) + "\n")
-    assert result.returncode == 1  # the emoji-only line has no answer; nothing was an error
+    assert result.returncode == 2  # the over-long paste could not be asked; the session went on all the same
     assert "Traceback" not in result.stdout + result.stderr
     out = result.stdout
     assert "问题里没有可以检索的词语" in out
@@ -205,7 +205,8 @@ def test_batch_survives_bytes_that_are_not_utf8(bot_env):
         cwd=Path(__file__).resolve().parents[2],
     )
     out = result.stdout.decode("utf-8")
-    assert result.returncode == 0, result.stderr.decode("utf-8", "replace")
+    # The undecodable line became U+FFFD only: nothing to search, so not answered (1), and the batch went on.
+    assert result.returncode == 1, result.stderr.decode("utf-8", "replace")
     assert out.count("答:") == 2
     assert "60多萬張影票" in out or "60多万张影票" in out
 
