@@ -79,6 +79,26 @@ EPILOG = f"""示例:
 """
 
 
+TELEGRAM_EPILOG = """示例:
+  TELEGRAM_BOT_TOKEN='123456789:AA...' zhdocqa telegram
+  zhdocqa telegram --corpus ~/docs --allow 12345,-100678
+  zhdocqa telegram --webhook-url https://example.com/hook --port 8443
+
+环境变量:
+  TELEGRAM_BOT_TOKEN       机器人令牌(--token)
+  TELEGRAM_BASE_URL        Bot API 服务器地址(--base-url)
+  TELEGRAM_WEBHOOK_SECRET  webhook 密钥(--webhook-secret)
+  TELEGRAM_ALLOWED_IDS     允许的聊天或用户 id(--allow)
+  TELEGRAM_RATE_LIMIT      每人每分钟提问数(--rate-limit)
+  ZHDOCQA_CORPUS、ZHDOCQA_K、ZHDOCQA_CONFIG、ZHDOCQA_CACHE_DIR  同 zhdocqa --help
+
+退出码:
+  0  收到 SIGINT 或 SIGTERM 后正常停止
+  1  Telegram 拒绝了令牌,或无法连接服务器
+  2  用法、设置或文档目录有误(例如没有令牌)
+"""
+
+
 def program_version() -> str:
     try:
         return version("zhdocqa")
@@ -209,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     from bot import telegram_cli
 
     telegram_cli.add_parser(commands, plain)
+    commands.choices["telegram"].epilog = TELEGRAM_EPILOG
     return parser
 
 
