@@ -456,6 +456,7 @@ def run_json_lines(retriever: Retriever, lines: Iterable[str], k: int, filters: 
 def _info(folder: str | None, settings: Settings) -> int:
     from retrieval import store
     from retrieval.cache import cached_analyzer
+    from retrieval.errors import IndexVersionError
     from retrieval.seeds import seeds_folder
 
     path = Path(folder).expanduser() if folder else seeds_folder()
@@ -467,6 +468,9 @@ def _info(folder: str | None, settings: Settings) -> int:
     print(terminal_safe(f"索引位置: {display_name(str(location))}"))
     try:
         loaded = store.load(location, cached_analyzer(cache_root(os.environ)))
+    except IndexVersionError:
+        print("索引状态: 由另一版本的程序建立,下次使用时重建(或运行 zhdocqa index)")
+        return ExitCode.ANSWERED
     except (RetrievalError, OSError):
         print("索引状态: 还没有建立(第一次提问时建立,或运行 zhdocqa index)")
         return ExitCode.ANSWERED
