@@ -11,6 +11,7 @@ import datetime
 import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from functools import cached_property
 from pathlib import PurePosixPath
 from typing import Protocol
 
@@ -92,13 +93,21 @@ class Filter:
     def active(self) -> bool:
         return bool(self.sources or self.docs or self.since is not None or self.until is not None)
 
+    @cached_property
+    def _bounds(self) -> tuple[str | None, str | None]:
+        return _bound(self.since, "since", False), _bound(self.until, "until", True)
+
+    @cached_property
+    def _normalized_sources(self) -> tuple[str, ...]:
+        return tuple(normalize(s) for s in self.sources if s.strip())
+
     def allows(self, record: Described) -> bool:
         """True when the document may answer."""
         if self.sources:
             source = normalize(record.source or "")
-            if not source or not any(normalize(s) in source for s in self.sources if s.strip()):
+            if not source or not any(s in source for s in self._normalized_sources):
                 return False
-        since, until = _bound(self.since, "since", False), _bound(self.until, "until", True)
+        since, until = self._bounds
         if since is not None or until is not None:
             if record.date is None:
                 return False

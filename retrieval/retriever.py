@@ -24,6 +24,7 @@ from retrieval.text import NOISE, replace_surrogates
 
 MAX_K = 1000
 MAX_QUESTION = 500
+MASK_CACHE = 32
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ class Retriever:
         self.skipped: tuple[Skipped, ...] = tuple(_opened.skipped)
         self.notes: tuple[FileNote, ...] = tuple(_opened.notes)
         self._doc_numbers = {record.doc_id: i for i, record in enumerate(self._collection.records)}
+        self._masks: dict[Filter, np.ndarray | None] = {}
 
     @classmethod
     def from_directory(cls, folder: str | Path, **options: Any) -> Retriever:
@@ -224,9 +226,16 @@ class Retriever:
         return answer(analysed, candidates, hits, weights)
 
     def _mask(self, filters: Filter | None) -> np.ndarray | None:
-        if filters is not None and not isinstance(filters, Filter):
+        if filters is None:
+            return None
+        if not isinstance(filters, Filter):
             raise ParameterError(f"filters 应为 Filter,收到的是 {type(filters).__name__}。")
-        return passage_mask(self._collection, filters)
+        # A REPL or a bot asks many questions under one filter: its mask is made once.
+        if filters not in self._masks:
+            if len(self._masks) >= MASK_CACHE:
+                self._masks.clear()
+            self._masks[filters] = passage_mask(self._collection, filters)
+        return self._masks[filters]
 
     def _question(self, question: str) -> Question:
         if not isinstance(question, str):
