@@ -161,3 +161,14 @@ def test_eval_subcommand_runs_the_seed_questions(run_bot, shared):
     result = run_bot("eval", "--shared", str(shared), "--only", "seeds", timeout=300)
     assert result.returncode == 0, result.stderr
     assert "Hit@1" in result.stdout
+
+
+def test_shell_completion_when_argcomplete_is_installed(run_bot, tmp_path):
+    pytest.importorskip("argcomplete", reason="shell completion is an optional extra")
+    out = tmp_path / "completions"
+    line = "zhdocqa ask x --co"
+    env = {"_ARGCOMPLETE": "1", "_ARGCOMPLETE_IFS": "\n", "COMP_LINE": line, "COMP_POINT": str(len(line)),
+           "_ARGCOMPLETE_STDOUT_FILENAME": str(out)}
+    result = run_bot(env=env)
+    assert result.returncode == 0, result.stderr
+    assert set(out.read_text("utf-8").split()) == {"--corpus", "--color"}
