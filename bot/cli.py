@@ -36,6 +36,7 @@ from bot.settings import (
     resolve,
 )
 from retrieval import (
+    BackendError,
     CorpusError,
     Filter,
     IndexStatus,
@@ -166,6 +167,9 @@ def _shared_options(with_filters: bool) -> argparse.ArgumentParser:
             "--doc", action="append", metavar="GLOB", default=s, help="文件路径匹配此模式,如 '*.md'(可重复)"
         )
         narrow.add_argument("--json", action="store_true", default=s, help="输出 JSON;批量时每行一个(JSON Lines)")
+    # Answer from a collection pushed to OpenSearch (python -m retrieval push) instead of a folder.
+    group.add_argument("--opensearch", metavar="URL", default=s, help="从 OpenSearch 集群检索(不能与 --corpus 同用)")
+    group.add_argument("--opensearch-index", metavar="NAME", default=s, help="OpenSearch 中的别名(默认 zhdocqa)")
     return common
 
 
@@ -304,6 +308,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     _complete(parser)
     args = parser.parse_args(argv)
+    if getattr(args, "corpus", None) and getattr(args, "opensearch", None):
+        parser.error("--corpus 和 --opensearch 只能选一个")
     quiet, verbose = bool(getattr(args, "quiet", False)), bool(getattr(args, "verbose", False))
     _configure_logging(quiet, verbose)
     try:
@@ -328,6 +334,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         retriever = open_retriever(
             folder,
             follow_links=settings.follow_links,
+            opensearch=getattr(args, "opensearch", None),
+            opensearch_index=getattr(args, "opensearch_index", "zhdocqa"),
             progress=not quiet and sys.stderr.isatty(),
             on_rebuild=None if quiet else _say_rebuild,
             workers=getattr(args, "workers", None),
@@ -422,7 +430,7 @@ def ask_once(
 ) -> int:
     try:
         answer = retriever.ask(question, k=k, filters=filters)
-    except QuestionError as error:
+    except (QuestionError, BackendError, ParameterError) as error:  # BackendError: a cluster (--opensearch) failed
         if as_json:
             print(json.dumps(render.error_json(question, str(error)), ensure_ascii=False, indent=2))
         _error(str(error))

@@ -27,14 +27,19 @@ def index_location(corpus: str | None) -> Path:
 def open_retriever(
     corpus: str | None,
     follow_links: bool = False,
+    opensearch: str | None = None,
+    opensearch_index: str = "zhdocqa",
     *,
     progress: bool | None = None,
     on_rebuild: Callable[[Rebuild], None] | None = None,
     workers: int | None = None,
     rebuild: bool = False,
 ) -> Retriever:
-    """The retriever over `corpus` (or the seeds), reusing its saved index when fresh."""
+    """The retriever over `corpus` (or the seeds), reusing its saved index when fresh;
+    with `opensearch`, the collection pushed to that cluster under the alias `opensearch_index`."""
     root = cache_root(os.environ)
+    if opensearch:
+        return Retriever.from_opensearch(opensearch, index=opensearch_index, analyzer=cached_analyzer(root))
     return Retriever(
         corpus_folder(corpus),
         index_dir=index_location(corpus),

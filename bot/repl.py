@@ -21,6 +21,7 @@ from bot.settings import MAX_K, ExitCode
 from retrieval import (
     DEFAULT_K,
     Answer,
+    BackendError,
     Conversation,
     Filter,
     Hit,
@@ -106,6 +107,13 @@ class Session:
 
     def handle(self, line: str) -> bool:
         """Act on one line; False when the person asked to quit."""
+        try:
+            return self._handle(line)
+        except BackendError as error:  # a cluster that fails mid-session is one line, not a traceback
+            self.say(f"检索服务出错: {error}", style="red")
+            return True
+
+    def _handle(self, line: str) -> bool:
         line = clean_input(line)
         if not line:
             self.say("请输入问题,或输入 :help 查看命令。")

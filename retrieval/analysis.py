@@ -42,6 +42,7 @@ PIPELINE_FILES = (
     "analysis.py",
     "vocabulary.py",
     "ranking.py",
+    "lucene_scoring.py",
     "collection.py",
     "general_idf.py",
     "indexing.py",

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from retrieval.analysis import Analyzer, AnswerKind, Question
-from retrieval.collection import Collection
+from retrieval.collection import PassageSource
 from retrieval.results import Answer, Citation, Hit, Reason
 from retrieval.text import (
     NOISE,
@@ -141,13 +141,13 @@ def highlight_spans(text: str, words: Sequence[str], analyzer: Analyzer) -> tupl
 
 
 def make_hits(
-    collection: Collection, ranked: Sequence[tuple[int, float]], question: Question, analyzer: Analyzer
+    collection: PassageSource, ranked: Sequence[tuple[int, float]], question: Question, analyzer: Analyzer
 ) -> list[Hit]:
     """Hits for ranked (passage, score) pairs: text, citation, highlights, rank from 1."""
     hits = []
     for rank, (index, score) in enumerate(ranked, start=1):
         passage = collection.passage(index)
-        record = collection.records[passage.doc_index]
+        record = collection.record(passage.doc_index)
         text = collection.text_of(passage)
         citation = Citation(
             record.doc_id,
@@ -157,7 +157,7 @@ def make_hits(
             record.url,
             passage.paragraph,
             path=record.doc_id,
-            lines=collection.lines_of(passage.doc_index, passage.start, passage.end),
+            lines=collection.lines_of(passage),
         )
         hits.append(
             Hit(
@@ -169,7 +169,7 @@ def make_hits(
                 start=passage.start,
                 end=passage.end,
                 hidden=tuple(noise_spans(text)),
-                file_text=collection.doc_text(passage.doc_index)[passage.start : passage.end],
+                file_text=collection.file_text(passage),
             )
         )
     return hits

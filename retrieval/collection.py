@@ -7,17 +7,14 @@ Python object per passage.
 
 from __future__ import annotations
 
-import bisect
-import re
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from typing import Protocol
 
 import numpy as np
 
 from retrieval.chunking import SEPARATOR, Passage
-
-# What ends a line in an editor: CRLF, LF or a lone CR (the decoded text keeps the file's own).
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+from retrieval.text import line_range, line_starts, numbered_lines
 
 
 @dataclass(frozen=True)
@@ -32,6 +29,45 @@ class DocumentRecord:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+class PassageSource(Protocol):
+    """What answers are built from: a local Collection, or the passages a cluster returned.
+
+    Passage numbers are the ones a Scorer ranks; documents are numbered in corpus order.
+    """
+
+    def __len__(self) -> int:
+        """The number of passages."""
+        ...
+
+    def passage(self, index: int) -> Passage: ...
+
+    def record(self, doc: int) -> DocumentRecord: ...
+
+    def text_of(self, passage: Passage) -> str: ...
+
+    def passage_text(self, index: int) -> str: ...
+
+    def listing(self) -> list[tuple[DocumentRecord, int]]:
+        """The documents that have passages, in corpus order, with their passage counts."""
+        ...
+
+    def nearby(self, doc_id: str, paragraph: int, around: int) -> list[int]:
+        """The passages of document `doc_id` within `around` paragraphs of `paragraph`, in order."""
+        ...
+
+    def lines_of(self, passage: Passage) -> tuple[int, int]:
+        """The (first, last) lines of its file the passage spans, 1-based, as an editor numbers them."""
+        ...
+
+    def file_text(self, passage: Passage) -> str:
+        """The file's characters from the passage's start to its end, exactly."""
+        ...
+
+    def file_lines(self, doc_id: str, first: int, last: int) -> list[tuple[int, str]]:
+        """Lines first..last of document `doc_id`'s file (clamped), numbered from 1."""
+        ...
 
 
 class Collection:
@@ -56,7 +92,7 @@ class Collection:
         self.spans = spans
         self._view = text_blob.data if text_blob.size else memoryview(b"")
         self.doc_text = lru_cache(maxsize=512)(self._doc_text)
-        self.line_starts = lru_cache(maxsize=512)(self._compute_line_starts)
+        self.doc_line_starts = lru_cache(maxsize=512)(self._compute_line_starts)
 
     @classmethod
     def from_parts(cls, records: list[DocumentRecord], texts: list[str], passages: list[Passage]) -> Collection:
@@ -87,12 +123,17 @@ class Collection:
         return self._view[self.text_offsets[doc] : self.text_offsets[doc + 1]].tobytes().decode("utf-8")
 
     def _compute_line_starts(self, doc: int) -> list[int]:
-        return [0] + [m.end() for m in _LINE_BREAK.finditer(self.doc_text(doc))]
+        return line_starts(self.doc_text(doc))
 
-    def lines_of(self, doc: int, start: int, end: int) -> tuple[int, int]:
-        """The (first, last) 1-based line numbers of characters start..end-1 of a document."""
-        starts = self.line_starts(doc)
-        return bisect.bisect_right(starts, start), bisect.bisect_right(starts, max(start, end - 1))
+    def lines_of(self, passage: Passage) -> tuple[int, int]:
+        return line_range(self.doc_line_starts(passage.doc_index), passage.start, passage.end)
+
+    def file_text(self, passage: Passage) -> str:
+        return self.doc_text(passage.doc_index)[passage.start : passage.end]
+
+    def file_lines(self, doc_id: str, first: int, last: int) -> list[tuple[int, str]]:
+        doc = self._doc_numbers[doc_id]
+        return numbered_lines(self.doc_text(doc), self.doc_line_starts(doc), first, last)
 
     def passage(self, index: int) -> Passage:
         lo, hi = self.span_ptr[index], self.span_ptr[index + 1]
@@ -106,6 +147,25 @@ class Collection:
         """The passage's text: its spans of the document, joined."""
         text = self.doc_text(passage.doc_index)
         return SEPARATOR.join(text[s:e] for s, e in passage.spans)
+
+    def record(self, doc: int) -> DocumentRecord:
+        return self.records[doc]
+
+    def listing(self) -> list[tuple[DocumentRecord, int]]:
+        counts = self.passage_counts()
+        return [(r, int(counts[i])) for i, r in enumerate(self.records) if counts[i]]
+
+    @cached_property
+    def _doc_numbers(self) -> dict[str, int]:
+        return {record.doc_id: i for i, record in enumerate(self.records)}
+
+    def nearby(self, doc_id: str, paragraph: int, around: int) -> list[int]:
+        """Raises KeyError for a doc_id the collection does not hold."""
+        return [
+            index
+            for index in self.doc_passages(self._doc_numbers[doc_id])
+            if abs(int(self.passage_paragraph[index]) - paragraph) <= around
+        ]
 
     def passage_counts(self) -> np.ndarray:
         return np.bincount(self.passage_doc, minlength=len(self.records))

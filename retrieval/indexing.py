@@ -20,8 +20,9 @@ from retrieval.chunking import Passage, chunk
 from retrieval.collection import Collection, DocumentRecord
 from retrieval.documents import build_document
 from retrieval.loading import Skipped, SourceText
+from retrieval.lucene_scoring import LocalIndex, finish
 from retrieval.metadata import Metadata
-from retrieval.ranking import BM25Index, IndexBuilder
+from retrieval.ranking import IndexBuilder, Ranking
 
 # Below this many characters a pool costs more than it saves.
 PARALLEL_CHARACTERS = 2_000_000
@@ -38,6 +39,11 @@ class AnalysedDocument:
     text: str
     passages: list[Passage]
     terms: list[tuple[str, list[int], int]]  # per passage: joined distinct terms, counts, length
+
+    def term_counts(self) -> Iterator[tuple[list[str], list[int]]]:
+        """Per passage: its distinct terms and their counts, in first-seen order."""
+        for joined, counts, _ in self.terms:
+            yield (joined.split(_TERM_SEPARATOR) if joined else []), counts
 
 
 def analyse(
@@ -98,10 +104,27 @@ def _analysed(
         _SOURCES, _CATALOG, _ANALYZER = (), {}, None
 
 
+def analysed_documents(
+    sources: Sequence[SourceText],
+    analyzer: Analyzer,
+    catalog: dict[str, Metadata] | None = None,
+    workers: int | None = None,
+) -> Iterator[AnalysedDocument]:
+    """Each source analysed, in order (in worker processes for a large collection): for exports."""
+    return _analysed(sources, catalog or {}, _workers(sources, workers), analyzer)
+
+
+def _workers(sources: Sequence[SourceText], workers: int | None) -> int:
+    if workers is not None:
+        return workers
+    large = sum(len(s.text) for s in sources) >= PARALLEL_CHARACTERS
+    return (os.cpu_count() or 1) if large else 1
+
+
 @dataclass(frozen=True)
 class BuiltIndex:
     collection: Collection
-    index: BM25Index
+    index: LocalIndex
     empty: list[Skipped]  # documents left with no text once page furniture was removed
 
 
@@ -111,17 +134,17 @@ def build_index(
     catalog: dict[str, Metadata] | None = None,
     workers: int | None = None,
     progress: bool = False,
+    ranking: Ranking = Ranking.EXACT,
 ) -> BuiltIndex:
     """The collection and BM25 index of `sources`.
 
     `workers`: processes for analysis (default: one per core for a large
     collection, none for a small one). `progress`: show a bar on stderr for a
-    build that lasts more than a couple of seconds.
+    build that lasts more than a couple of seconds. `ranking`: the scorer the
+    index is built for ("lucene" scores as Lucene and OpenSearch do).
     """
     catalog = catalog or {}
-    if workers is None:
-        large = sum(len(s.text) for s in sources) >= PARALLEL_CHARACTERS
-        workers = (os.cpu_count() or 1) if large else 1
+    workers = _workers(sources, workers)
     records: list[DocumentRecord] = []
     texts: list[str] = []
     passages: list[Passage] = []
@@ -146,7 +169,7 @@ def build_index(
         bar.close()
     collection = Collection.from_parts(records, texts, passages)
     del texts, passages  # the collection holds them in arrays now; free the objects before the index
-    return BuiltIndex(collection, builder.finish(), empty)
+    return BuiltIndex(collection, finish(*builder.finish_postings(), ranking), empty)
 
 
 def _progress_bar(sources: Sequence[SourceText]) -> Any:

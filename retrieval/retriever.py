@@ -13,10 +13,12 @@ import numpy as np
 from retrieval.analysis import Analyzer, Question, default_analyzer
 from retrieval.answering import COVERAGE_POOL, QuestionWords, abstention, answer, is_known, make_hits
 from retrieval.cache import APP_NAME, user_cache_root
+from retrieval.collection import Collection
 from retrieval.conversation import Conversation
 from retrieval.errors import CorpusError, ParameterError, QuestionError
 from retrieval.filtering import Filter, passage_mask
 from retrieval.loading import FileNote, Skipped, SourceText
+from retrieval.ranking import Ranking
 from retrieval.results import DEFAULT_K, Answer, Citation, Hit, IndexStatus, Reason, Rebuild
 from retrieval.seeds import seeds_folder
 from retrieval.store import OpenedIndex, build_from_sources, default_index_dir, open_folder
@@ -60,7 +62,14 @@ class Retriever:
     anything but this program's index is refused (IndexLocationError), never
     overwritten. Links out of the folder are followed only with `follow_links`;
     `rebuild` builds anew even when the saved index is fresh (replacing it only
-    once the new one is complete).
+    once the new one is complete). `ranking` picks the scorer: "exact"
+    (rank-bm25's BM25, the default) or "lucene" (the scores Lucene and
+    OpenSearch give); a saved index is never reused across modes.
+    `from_opensearch` answers from a collection pushed to an OpenSearch cluster.
+
+    `_opened` is the hook every other source comes in by: a collection and a
+    scorer already opened (store.OpenedIndex), e.g. a cluster's search and the
+    passages it returns (retrieval.opensearch_backend).
     """
 
     def __init__(
@@ -74,10 +83,12 @@ class Retriever:
         rebuild: bool = False,
         analyzer: Analyzer | None = None,
         on_rebuild: Callable[[Rebuild], None] | None = None,
+        ranking: str = Ranking.EXACT,
         _opened: OpenedIndex | None = None,
     ) -> None:
         self._analyzer = analyzer or default_analyzer()
         if _opened is None:
+            mode = _checked_ranking(ranking)
             path = Path(folder).expanduser() if folder is not None else seeds_folder()
             if folder is None and index_dir is None:
                 index_dir = default_index_dir(user_cache_root(APP_NAME), path)
@@ -90,6 +101,7 @@ class Retriever:
                 follow_links=follow_links,
                 force=rebuild,
                 on_rebuild=on_rebuild,
+                ranking=mode,
             )
             self.folder: Path | None = path
         else:
@@ -98,9 +110,9 @@ class Retriever:
         self._index = _opened.index
         self._general = _opened.general
         self.index_status: IndexStatus = _opened.status
+        self.ranking_mode: Ranking = _opened.ranking
         self.skipped: tuple[Skipped, ...] = tuple(_opened.skipped)
         self.notes: tuple[FileNote, ...] = tuple(_opened.notes)
-        self._doc_numbers = {record.doc_id: i for i, record in enumerate(self._collection.records)}
         self._masks: dict[Filter, np.ndarray | None] = {}
 
     @classmethod
@@ -110,9 +122,15 @@ class Retriever:
 
     @classmethod
     def from_texts(
-        cls, texts: Iterable[str], ids: Sequence[str] | None = None, *, analyzer: Analyzer | None = None
+        cls,
+        texts: Iterable[str],
+        ids: Sequence[str] | None = None,
+        *,
+        analyzer: Analyzer | None = None,
+        ranking: str = Ranking.EXACT,
     ) -> Retriever:
         """Documents given as strings; doc_id is ids[i], or str(i) without ids."""
+        mode = _checked_ranking(ranking)
         texts = list(texts)
         if any(not isinstance(t, str) for t in texts):
             raise CorpusError("每篇文本都应是字符串。")
@@ -129,15 +147,36 @@ class Retriever:
         if not sources:
             raise CorpusError("没有可检索的文本:请至少提供一篇非空文本。")
         analyzer = analyzer or default_analyzer()
-        return cls(analyzer=analyzer, _opened=build_from_sources(sources, analyzer))
+        return cls(analyzer=analyzer, _opened=build_from_sources(sources, analyzer, ranking=mode))
+
+    @classmethod
+    def from_opensearch(
+        cls,
+        url: str,
+        *,
+        index: str,
+        analyzer: Analyzer | None = None,
+        timeout: float | None = None,
+        client: object | None = None,
+    ) -> Retriever:
+        """The collection `python -m retrieval push` loaded into the cluster at `url`, under the alias `index`.
+
+        Ranks as the "lucene" mode does; raises BackendError when the cluster
+        cannot be reached or holds no such index. Needs the `opensearch` extra.
+        `client`: an opensearch-py client to use instead of connecting to `url`.
+        """
+        from retrieval.opensearch_backend import open_cluster  # only cluster users need the client
+
+        analyzer = analyzer or default_analyzer()
+        opened = open_cluster(url, index, analyzer, timeout=timeout, client=client)
+        return cls(analyzer=analyzer, _opened=opened)
 
     # -- the collection ---------------------------------------------------
 
     @property
     def documents(self) -> tuple[DocumentInfo, ...]:
         """The documents that have passages, numbered from 1."""
-        counts = self._collection.passage_counts()
-        listed = [(r, int(counts[i])) for i, r in enumerate(self._collection.records) if counts[i]]
+        listed = self._collection.listing()
         return tuple(
             DocumentInfo(n, r.doc_id, r.title, r.source, r.date, r.url, count)
             for n, (r, count) in enumerate(listed, start=1)
@@ -152,13 +191,11 @@ class Retriever:
 
     def context(self, hit: Hit, around: int = 1) -> Context:
         """The whole paragraph of `hit` and up to `around` paragraphs on each side."""
-        doc = self._doc_numbers[hit.citation.doc_id]
         paragraphs: dict[int, list[str]] = {}
         focus = hit.citation.paragraph
-        for index in self._collection.doc_passages(doc):
-            number = int(self._collection.passage_paragraph[index])
-            if abs(number - focus) <= around:
-                paragraphs.setdefault(number, []).append(NOISE.sub("", self._collection.passage_text(index)))
+        for index in self._collection.nearby(hit.citation.doc_id, focus, around):
+            number = self._collection.passage(index).paragraph
+            paragraphs.setdefault(number, []).append(NOISE.sub("", self._collection.passage_text(index)))
         return Context(hit.citation, focus, tuple((n, "".join(parts)) for n, parts in sorted(paragraphs.items())))
 
     def lines(self, hit: Hit, around: int = 0) -> tuple[tuple[int, str], ...]:
@@ -167,16 +204,8 @@ class Retriever:
         Read from the text the index was built from, so the numbers match the
         citation even if the file has changed since.
         """
-        doc = self._doc_numbers[hit.citation.doc_id]
-        text = self._collection.doc_text(doc)
-        starts = self._collection.line_starts(doc)
         first, last = hit.citation.lines
-        numbered = []
-        for number in range(max(1, first - around), min(len(starts), last + around) + 1):
-            start = starts[number - 1]
-            end = starts[number] if number < len(starts) else len(text)
-            numbered.append((number, text[start:end].rstrip("\r\n")))
-        return tuple(numbered)
+        return tuple(self._collection.file_lines(hit.citation.doc_id, first - around, last + around))
 
     # -- questions ----------------------------------------------------------
 
@@ -193,10 +222,10 @@ class Retriever:
         """The bare ranking: (doc_id, paragraph, score) of the `k` best passages, best first."""
         analysed = self._question(question)
         ranked = self._index.top(list(analysed.terms), _checked_k(k), self._mask(filters))
-        records, passages = self._collection.records, self._collection
+        passages = [self._collection.passage(i) for i, _ in ranked]
         return [
-            (records[int(passages.passage_doc[i])].doc_id, int(passages.passage_paragraph[i]), score)
-            for i, score in ranked
+            (self._collection.record(p.doc_index).doc_id, p.paragraph, score)
+            for p, (_, score) in zip(passages, ranked)
         ]
 
     def search(self, question: str, k: int = DEFAULT_K, filters: Filter | None = None) -> list[Hit]:
@@ -230,6 +259,8 @@ class Retriever:
             return None
         if not isinstance(filters, Filter):
             raise ParameterError(f"filters 应为 Filter,收到的是 {type(filters).__name__}。")
+        if not isinstance(self._collection, Collection):
+            raise ParameterError("OpenSearch 后端暂不支持筛选(source/since/until/doc):请在本地索引上使用筛选。")
         # A REPL or a bot asks many questions under one filter: its mask is made once.
         if filters not in self._masks:
             if len(self._masks) >= MASK_CACHE:
@@ -247,6 +278,15 @@ class Retriever:
 
     def _known(self, word: str) -> bool:
         return is_known(word, self._index.document_frequency)
+
+
+def _checked_ranking(value: str) -> Ranking:
+    """`value` as a Ranking; ParameterError naming the choices otherwise."""
+    try:
+        return Ranking(value)
+    except ValueError:
+        choices = ", ".join(r.value for r in Ranking)
+        raise ParameterError(f"未知的评分方式 {value!r}:可选 {choices}。") from None
 
 
 def _checked_k(k: int) -> int:

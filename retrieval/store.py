@@ -32,10 +32,10 @@ import numpy as np
 
 from retrieval import general_idf
 from retrieval.analysis import Analyzer
-from retrieval.collection import Collection, DocumentRecord
-from retrieval.errors import CorpusError, IndexFileError, IndexLocationError, IndexVersionError
+from retrieval.collection import Collection, DocumentRecord, PassageSource
+from retrieval.errors import CorpusError, IndexFileError, IndexLocationError, IndexRankingError, IndexVersionError
 from retrieval.general_idf import GeneralIdf
-from retrieval.indexing import build_index
+from retrieval.indexing import BuiltIndex, build_index
 from retrieval.loading import (
     CATALOG_NAME,
     FileNote,
@@ -47,8 +47,9 @@ from retrieval.loading import (
     folder_stamps,
     read_folder,
 )
+from retrieval.lucene_scoring import LocalIndex, scorer_class
 from retrieval.metadata import Metadata, read_catalog
-from retrieval.ranking import K1, B, BM25Index
+from retrieval.ranking import K1, B, Ranking, Scorer
 from retrieval.results import IndexStatus, Rebuild
 from retrieval.vocabulary import Vocabulary
 
@@ -187,12 +188,13 @@ class _Lock:
 def save(
     directory: Path,
     collection: Collection,
-    index: BM25Index,
+    index: LocalIndex,
     general: GeneralIdf,
     analyzer: Analyzer,
     stamps: list[FileStamp],
     skipped: list[Skipped],
     notes: list[FileNote],
+    ranking: Ranking = Ranking.EXACT,
 ) -> None:
     """Write the index to `directory` as a new generation and switch to it atomically."""
     check_location(directory)
@@ -234,6 +236,7 @@ def save(
             "analyzer": analyzer.fingerprint,
             "k1": K1,
             "b": B,
+            "ranking": str(ranking),  # an index serves only the scorer it was built for
             "passages": len(collection),
             "terms": len(index.vocabulary),
             "documents": [r.to_json() for r in collection.records],
@@ -301,7 +304,7 @@ def remove(directory: Path) -> bool:
 @dataclass
 class LoadedIndex:
     collection: Collection
-    index: BM25Index
+    index: LocalIndex
     general: GeneralIdf
     stamps: list[FileStamp]
     skipped: list[Skipped]
@@ -335,27 +338,33 @@ def read_manifest(directory: Path) -> tuple[dict, Path]:
     return manifest, folder
 
 
-def load(directory: Path, analyzer: Analyzer) -> LoadedIndex:
-    """Open a saved index (memory-mapped). Raises IndexFileError when it is damaged or of another version.
+def load(directory: Path, analyzer: Analyzer, ranking: Ranking = Ranking.EXACT) -> LoadedIndex:
+    """Open a saved index (memory-mapped). Raises IndexFileError when it is damaged or of another version,
+    IndexRankingError (an IndexVersionError) when it was built for another `ranking`.
 
     A writer may switch generations while this reads: a file gone missing
     midway means "read CURRENT again", never "damaged".
     """
     for attempt in range(_LOAD_ATTEMPTS):
         try:
-            return _load_generation(directory, analyzer)
+            return _load_generation(directory, analyzer, ranking)
         except FileNotFoundError:
             if attempt == _LOAD_ATTEMPTS - 1:
                 break
     raise IndexFileError(f"{display_name(str(directory))} 的索引文件不完整,需要重建。")
 
 
-def _load_generation(directory: Path, analyzer: Analyzer) -> LoadedIndex:
+def _load_generation(directory: Path, analyzer: Analyzer, ranking: Ranking) -> LoadedIndex:
     manifest, folder = read_manifest(directory)
     if manifest.get("analyzer") != analyzer.fingerprint:
         raise IndexVersionError(f"{display_name(str(directory))} 的索引由另一版本的分析器建立,需要重建。")
     if manifest.get("k1") != K1 or manifest.get("b") != B:
         raise IndexVersionError(f"{display_name(str(directory))} 的索引使用了不同的 BM25 参数,需要重建。")
+    built_for = manifest.get("ranking", Ranking.EXACT)  # indexes saved before the modes existed are exact
+    if built_for != ranking:
+        raise IndexRankingError(
+            f"{display_name(str(directory))} 的索引按 {built_for} 方式评分建立,现在要求 {ranking},需要重建。"
+        )
     arrays = {}
     try:
         for name in _ARRAYS:
@@ -386,7 +395,8 @@ def _load_generation(directory: Path, analyzer: Analyzer) -> LoadedIndex:
         arrays["spans"],
     )
     vocabulary = Vocabulary(arrays["vocabulary_blob"], arrays["vocabulary_offsets"], arrays["vocabulary_keys"])
-    index = BM25Index(vocabulary, arrays["indptr"], arrays["indices"], arrays["weights"], arrays["idf"], passages)
+    scorer = scorer_class(ranking)
+    index = scorer(vocabulary, arrays["indptr"], arrays["indices"], arrays["weights"], arrays["idf"], passages)
     general = GeneralIdf(
         Vocabulary(arrays["general_blob"], arrays["general_offsets"], arrays["general_keys"]),
         arrays["general_values"],
@@ -432,14 +442,19 @@ def changed_files(loaded: LoadedIndex, folder: Path, follow_links: bool = False)
 
 @dataclass
 class OpenedIndex:
-    """A folder's collection and index, ready to answer from, and where they came from."""
+    """A collection and its ranking, ready to answer from, and where they came from.
 
-    collection: Collection
-    index: BM25Index
+    This is what a Retriever answers from: a folder's saved or built index, or
+    (retrieval.opensearch_backend) a cluster's search and the passages it returns.
+    """
+
+    collection: PassageSource
+    index: Scorer
     general: GeneralIdf
     skipped: list[Skipped]
     notes: list[FileNote]
     status: IndexStatus
+    ranking: Ranking = Ranking.EXACT
 
 
 def build_from_sources(
@@ -451,13 +466,28 @@ def build_from_sources(
     workers: int | None = None,
     progress: bool = False,
     status: IndexStatus = IndexStatus.BUILT,
+    ranking: Ranking = Ranking.EXACT,
 ) -> OpenedIndex:
     """Build the index of decoded texts (nothing saved)."""
-    built = build_index(sources, analyzer, catalog or {}, workers=workers, progress=progress)
+    built, all_skipped = _build(sources, analyzer, catalog, skipped, workers, progress, ranking)
+    return OpenedIndex(
+        built.collection, built.index, general_idf.from_jieba(), all_skipped, notes or [], status, ranking
+    )
+
+
+def _build(
+    sources: list[SourceText],
+    analyzer: Analyzer,
+    catalog: dict | None,
+    skipped: list[Skipped] | None,
+    workers: int | None,
+    progress: bool,
+    ranking: Ranking,
+) -> tuple[BuiltIndex, list[Skipped]]:
+    built = build_index(sources, analyzer, catalog or {}, workers=workers, progress=progress, ranking=ranking)
     if len(built.collection) == 0:
         raise CorpusError("文档中没有可检索的正文(清理掉页面杂项后为空)。")
-    all_skipped = sorted((skipped or []) + built.empty, key=lambda s: s.doc_id)
-    return OpenedIndex(built.collection, built.index, general_idf.from_jieba(), all_skipped, notes or [], status)
+    return built, sorted((skipped or []) + built.empty, key=lambda s: s.doc_id)
 
 
 def open_folder(
@@ -470,8 +500,9 @@ def open_folder(
     follow_links: bool = False,
     force: bool = False,
     on_rebuild: Callable[[Rebuild], None] | None = None,
+    ranking: Ranking = Ranking.EXACT,
 ) -> OpenedIndex:
-    """The index of `folder`: loaded from `index_dir` when fresh, else built (and saved there).
+    """The index of `folder` for `ranking`: loaded from `index_dir` when fresh, else built (and saved there).
 
     `on_rebuild` is called before a build with why it happens (and, for a saved
     index gone stale, which files changed), so an adapter can say so.
@@ -482,28 +513,32 @@ def open_folder(
         check_folder(folder)
         check_location(index_dir, folder)
         if not force and ((index_dir / CURRENT).exists() or (index_dir / MANIFEST).exists()):
-            loaded, status, changed = _try_load(index_dir, folder, analyzer, follow_links)
+            loaded, status, changed = _try_load(index_dir, folder, analyzer, follow_links, ranking)
             if loaded is not None:
                 return OpenedIndex(
-                    loaded.collection, loaded.index, loaded.general, loaded.skipped, loaded.notes, IndexStatus.LOADED
+                    loaded.collection,
+                    loaded.index,
+                    loaded.general,
+                    loaded.skipped,
+                    loaded.notes,
+                    IndexStatus.LOADED,
+                    ranking,
                 )
     if on_rebuild is not None:
         on_rebuild(Rebuild(status, changed))
     texts = read_folder(folder, follow_links, stamped=index_dir is not None)
     catalog = read_catalog(folder)
     notes = texts.notes + catalog_notes(catalog, texts.texts, texts.skipped)
-    opened = build_from_sources(
-        texts.texts, analyzer, catalog, texts.skipped, notes, workers=workers, progress=progress, status=status
-    )
+    built, skipped = _build(texts.texts, analyzer, catalog, texts.skipped, workers, progress, ranking)
+    general = general_idf.from_jieba()
     if index_dir is not None:
         try:
-            save(index_dir, opened.collection, opened.index, opened.general, analyzer, texts.stamps, opened.skipped,
-                 opened.notes)
+            save(index_dir, built.collection, built.index, general, analyzer, texts.stamps, skipped, notes, ranking)
         except IndexLocationError:
             raise
         except OSError as error:
             log.warning("索引无法保存到 %s: %s", display_name(str(index_dir)), error.strerror or error)
-    return opened
+    return OpenedIndex(built.collection, built.index, general, skipped, notes, status, ranking)
 
 
 def catalog_notes(
@@ -521,10 +556,13 @@ def catalog_notes(
 
 
 def _try_load(
-    index_dir: Path, folder: Path, analyzer: Analyzer, follow_links: bool
+    index_dir: Path, folder: Path, analyzer: Analyzer, follow_links: bool, ranking: Ranking
 ) -> tuple[LoadedIndex | None, IndexStatus, tuple[str, ...]]:
     try:
-        loaded = load(index_dir, analyzer)
+        loaded = load(index_dir, analyzer, ranking)
+    except IndexRankingError as error:
+        log.info("%s", error)
+        return None, IndexStatus.REBUILT_RANKING, ()
     except IndexVersionError as error:
         log.info("%s", error)  # expected after an upgrade: no cause for alarm
         return None, IndexStatus.REBUILT_ANALYZER, ()

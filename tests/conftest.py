@@ -13,7 +13,8 @@ import pytest
 from retrieval import Retriever
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+# ZHDOCQA_SHARED points elsewhere, e.g. from a git worktree that has no ../shared beside it.
+SHARED = Path(os.environ.get("ZHDOCQA_SHARED") or REPO.parent / "shared")
 
 # Retriever() keeps the seeds' index in the user's cache folder (platformdirs reads XDG_CACHE_HOME), and the
 # command-line edges in $ZHDOCQA_CACHE_DIR: point both, for this process and its children, at a folder of
