@@ -90,3 +90,9 @@ def test_filters_in_a_large_collection_never_return_fewer_than_k_when_enough_mat
     assert len(hits) == 20 and all(h.citation.path.startswith("a/") for h in hits)
     few = retriever.search("阿里巴巴 腾讯", k=50, filters=Filter(docs=("a/*",)))
     assert len(few) == 30  # every allowed passage, no more
+
+
+def test_the_lucene_ranking_mode_filters_inside_its_selection_too():
+    retriever = Retriever(ranking="lucene")
+    hits = retriever.search("阿里 微博 微信", k=10, filters=Filter(sources=("易商讯",)))
+    assert len(hits) == 10 and {h.citation.source for h in hits} == {"易商讯"}
