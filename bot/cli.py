@@ -324,6 +324,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         args.corpus, args.k, args.follow_links = settings.corpus, settings.k, settings.follow_links
         args.verbose = verbose
+        args.opensearch = getattr(args, "opensearch", None)
+        args.opensearch_index = getattr(args, "opensearch_index", "zhdocqa")
         return telegram_cli.run(args)
     if command == "eval":
         return _evaluate(args)

@@ -133,7 +133,7 @@ class Session:
                 answer = self.conversation.ask(question, k=self.k)
             else:
                 answer = self.retriever.ask(question, k=self.k, filters=self.filters)
-        except QuestionError as error:
+        except (QuestionError, ParameterError) as error:  # ParameterError: a filter this backend cannot apply
             self.failed += 1
             self.say(str(error), style="red")
             return
