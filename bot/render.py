@@ -444,11 +444,8 @@ def html_short_answer(answer: Answer) -> str:
     """The best sentence and the citation of its passage only (groups that chose short answers)."""
     if answer.abstained or answer.best_sentence is None or answer.best_sentence_hit is None:
         return html_answer(answer)
-    citation = citation_line(answer.hits[answer.best_sentence_hit].citation)
-    return (
-        f"{html_understood(answer)}<b>答:</b> {html.escape(best_sentence_text(answer))}\n"
-        f"— <i>{html.escape(citation)}</i>"
-    )
+    citation = html_citation(answer.hits[answer.best_sentence_hit].citation)
+    return f"{html_understood(answer)}<b>答:</b> {html.escape(best_sentence_text(answer))}\n— {citation}"
 
 
 def html_context(context: Context, limit: int = TELEGRAM_LIMIT) -> str:
@@ -566,6 +563,7 @@ def html_sources_page(
 
 NEW_CONVERSATION = "好的,重新开始:下一个问题不再接着之前的回答理解。"
 FILTERS_CLEARED = "已清除筛选条件,之后的问题在全部文档中查找。"
+FILTERS_HINT = "可以用 /clear 清除筛选条件。"
 NO_FILTERS = "没有筛选条件:问题在全部文档中查找。可以用 /since 年份 或 /source 来源 缩小范围。"
 SETTINGS_SAVED = "已保存"
 
@@ -622,7 +620,7 @@ def _cut(text: str, limit: int) -> str:
 
 
 def inline_title(hit: Hit) -> str:
-    return _cut(citation_line(hit.citation), INLINE_TITLE_LIMIT)
+    return _cut(citation_head(hit.citation), INLINE_TITLE_LIMIT)
 
 
 def inline_description(answer: Answer, number: int) -> str:

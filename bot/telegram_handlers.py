@@ -45,7 +45,7 @@ from bot.telegram_memory import AnswerMessages
 from bot.telegram_metrics import Metrics, MetricsServer, Outcome
 from bot.telegram_settings import BotSettings
 from bot.telegram_transport import UncertainDelivery, error_kind
-from retrieval import Answer, Context, Hit, QuestionError, Retriever
+from retrieval import Answer, Context, Filter, Hit, ParameterError, QuestionError, Retriever
 from retrieval.conversation import Conversation
 
 log = logging.getLogger(__name__)
@@ -275,8 +275,11 @@ class TelegramBot:
             await _reply(message, render.telegram_since_usage(error))
             return
         state = self._state(context)
-        state.settings = replace(state.settings, since=argument)
-        await _reply(message, self._filters_text(state.settings))
+        chat = replace(state.settings, since=argument)
+        if await self._refused_filters(message, chat):
+            return
+        state.settings = chat
+        await _reply(message, self._filters_text(chat))
 
     async def _set_source_filter(self, update: Update, context: ContextTypes.DEFAULT_TYPE, name: str) -> None:
         """/source 易商讯: answer only from documents whose source contains the name."""
@@ -286,6 +289,8 @@ class TelegramBot:
         if self._matching(ChatSettings(sources=(name,))) == 0:
             known = sorted({d.source for d in self.retriever.documents if d.source})
             await _reply(message, render.telegram_unknown_source(name, known))
+            return
+        if await self._refused_filters(message, chat):
             return
         self._state(context).settings = chat
         await _reply(message, self._filters_text(chat))
@@ -309,10 +314,26 @@ class TelegramBot:
 
     def _matching(self, chat: ChatSettings) -> int:
         """How many documents the chat's filters leave."""
-        return len(self.retriever.documents)  # FILTER-PENDING
+        limits = filter_of(chat)
+        documents = self.retriever.documents
+        return len(documents) if limits is None else sum(limits.allows(d) for d in documents)
 
-    def _date_error(self, text: str) -> str | None:
-        return None  # FILTER-PENDING
+    @staticmethod
+    def _date_error(text: str) -> str | None:
+        try:
+            Filter(since=text)
+        except ParameterError:
+            return f"「{text}」不是有效的日期。"
+        return None
+
+    async def _refused_filters(self, message: Message, chat: ChatSettings) -> bool:
+        """Say so when the retriever cannot filter (an OpenSearch backend); the filters are then not kept."""
+        try:
+            await asyncio.to_thread(self.retriever.search, EXAMPLES[0], 1, filter_of(chat))
+        except ParameterError as error:
+            await _reply(message, str(error))
+            return True
+        return False
 
     async def migrate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A group became a supergroup, with a new chat id: its settings, filters and buttons move along."""
@@ -390,6 +411,9 @@ class TelegramBot:
         except QuestionError as error:
             await self._send_or_update(update, str(error))
             return Outcome.INVALID
+        except ParameterError as error:  # filters kept from a run on local files; this backend has none
+            await self._send_or_update(update, f"{error} {render.FILTERS_HINT}")
+            return Outcome.INVALID
         short = message.chat.type in GROUPS and chat.style is AnswerStyle.SHORT and not answer.abstained
         searched = answer.searched or answer.question
         markup = None
@@ -435,7 +459,7 @@ class TelegramBot:
             kept = self.conversations.pop((chat_id, previous.answer_id), None)
             if kept is not None and kept[0] == chat.only_filters():
                 return kept[1], None
-        return self.retriever.conversation(), previous
+        return self.retriever.conversation(filters=filter_of(chat)), previous
 
     def _keep(self, chat_id: int, answer_id: int, chat: ChatSettings, conversation: Conversation) -> None:
         self.conversations[(chat_id, answer_id)] = (chat.only_filters(), conversation)
@@ -469,7 +493,7 @@ class TelegramBot:
         return answer, more
 
     def _search(self, question: str, k: int, chat: ChatSettings) -> list[Hit]:
-        return self.retriever.search(question, k)
+        return self.retriever.search(question, k, filters=filter_of(chat))
 
     async def _send_or_update(
         self, update: Update, text: str, html: bool = False, reply_markup: InlineKeyboardMarkup | None = None
@@ -699,6 +723,16 @@ def _shown(query: CallbackQuery) -> MaybeInaccessibleMessage:
 
 def _chat(update: Update) -> int | None:
     return update.effective_chat.id if update.effective_chat else None
+
+
+def filter_of(chat: ChatSettings) -> Filter | None:
+    """The core's Filter for a chat's filters; None when it has none (all documents answer)."""
+    if not chat.filtered:
+        return None
+    try:
+        return Filter(sources=chat.sources, since=chat.since)
+    except ParameterError:  # a stored date /since would not have accepted: keep the source alone
+        return Filter(sources=chat.sources) if chat.sources else None
 
 
 def question_in(message: Message, username: str | None, bot_id: int, commands: bool = False) -> str | None:

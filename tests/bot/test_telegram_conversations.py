@@ -186,3 +186,37 @@ async def test_a_group_that_becomes_a_supergroup_keeps_its_settings(api, bot):
     answer = await _ask(api, supergroup, "/ask 腾讯模仿泡泡堂做了哪个游戏?", user_id=11)
     assert answer["params"]["text"].count("<b>[") == 1
     assert not api.answers(GROUP)[1:]  # the service messages get no reply
+
+
+async def test_a_filter_applies_to_questions_and_persists_across_a_restart(api, seeds, tmp_path):
+    settings = BotSettings(k=3, transport=FAST, state_path=tmp_path / "bot.sqlite3")
+    application = await start_bot(api, seeds, settings)
+    try:
+        bad = await _ask(api, PRIVATE, "/since 去年")
+        assert "「去年」不是有效的日期" in bad["params"]["text"] and "/since 2015" in bad["params"]["text"]
+        unknown = await _ask(api, PRIVATE, "/source 人民日报")
+        assert "没有来源包含「人民日报」" in unknown["params"]["text"] and "易商讯" in unknown["params"]["text"]
+        since = await _ask(api, PRIVATE, "/since 2016")
+        assert "日期不早于 2016" in since["params"]["text"] and "1/5 篇" in since["params"]["text"]
+    finally:
+        await stop_bot(application)
+
+    application = await start_bot(api, seeds, settings)
+    try:
+        shown = await _ask(api, PRIVATE, "/filters")
+        assert "日期不早于 2016" in shown["params"]["text"]
+        # Only the 2016 article may answer: a question about the 2013 stake finds only its passages.
+        filtered = await _ask(api, PRIVATE, "阿里巴巴花了多少钱入股新浪微博?")
+        titles = set(re.findall(r"<i>《([^》]+)》", filtered["params"]["text"]))
+        assert titles <= {"红包大战背后的阿里社交的尝试和经验积累"}, titles
+        assert "5.86亿美元" not in _visible(filtered["params"]["text"])
+        cleared = await _ask(api, PRIVATE, "/clear")
+        assert cleared["params"]["text"] == render.FILTERS_CLEARED
+        everything = await _ask(api, PRIVATE, "阿里巴巴花了多少钱入股新浪微博?", reply_to=None)
+        assert "5.86亿美元" in _visible(everything["params"]["text"])
+        source = await _ask(api, PRIVATE, "/source 凤凰")
+        assert "来源包含「凤凰」" in source["params"]["text"] and "1/5 篇" in source["params"]["text"]
+        document = await _ask(api, PRIVATE, "/source 2")  # a number still shows a document
+        assert "《阿里新浪共缔微电商》" in document["params"]["text"]
+    finally:
+        await stop_bot(application)
