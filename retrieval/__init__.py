@@ -16,6 +16,7 @@ from retrieval.errors import (
 from retrieval.loading import FileNote, Skipped
 from retrieval.results import Answer, Citation, Hit, IndexStatus, Reason
 from retrieval.retriever import DEFAULT_K, MAX_K, MAX_QUESTION, Context, DocumentInfo, Retriever
+from retrieval.store import Changes
 
 __all__ = [
     "DEFAULT_K",
@@ -23,6 +24,7 @@ __all__ = [
     "MAX_QUESTION",
     "Answer",
     "CatalogError",
+    "Changes",
     "Citation",
     "Context",
     "CorpusError",

@@ -117,17 +117,21 @@ class QuestionWords:
 # -- hits ---------------------------------------------------------------------------
 
 
-def highlight_spans(text: str, words: Sequence[str], analyzer: Analyzer) -> tuple[Span, ...]:
+def highlight_spans(
+    text: str, words: Sequence[str], analyzer: Analyzer, singles: Sequence[int] | None = None
+) -> tuple[Span, ...]:
     """Spans of `text` where a word of the question stands, merged and sorted.
 
     Words of two or more characters are found wherever they occur (jieba may cut
-    the passage differently); a one-character word only where jieba cut it alone.
+    the passage differently); a one-character word only where jieba cut it alone:
+    `singles`, the positions the index recorded when it segmented the passage,
+    else (text from elsewhere) a segmentation now.
     """
     if not words:
         return ()
     normalized, offsets = normalize_with_offsets(text)
     spans: list[Span] = []
-    singles = {w for w in words if len(w) == 1}
+    one_character = {w for w in words if len(w) == 1}
     for word in words:
         if len(word) < 2:
             continue
@@ -135,8 +139,14 @@ def highlight_spans(text: str, words: Sequence[str], analyzer: Analyzer) -> tupl
         while start >= 0:
             spans.append((offsets[start], offsets[start + len(word) - 1] + 1))
             start = normalized.find(word, start + len(word))
-    if singles:
-        spans.extend((t.start, t.end) for t in analyzer.located_words(text) if t.word in singles)
+    if one_character and any(w in normalized for w in one_character):
+        # The recorded positions are in the index's normalization of the whole
+        # passage, which agrees with this character-by-character one save for rare
+        # combining sequences.
+        if singles is not None and normalized == normalize(text):
+            spans.extend((offsets[p], offsets[p] + 1) for p in singles if normalized[p] in one_character)
+        else:
+            spans.extend((t.start, t.end) for t in analyzer.located_words(text) if t.word in one_character)
     return merge_spans(spans)
 
 
@@ -150,12 +160,13 @@ def make_hits(
         record = collection.records[passage.doc_index]
         text = collection.text_of(passage)
         citation = Citation(record.doc_id, record.title, record.source, record.date, record.url, passage.paragraph)
+        singles = collection.passage_singles(index).tolist()
         hits.append(
             Hit(
                 text=text,
                 score=score,
                 citation=citation,
-                highlights=highlight_spans(text, question.words, analyzer),
+                highlights=highlight_spans(text, question.words, analyzer, singles),
                 rank=rank,
                 start=passage.start,
                 end=passage.end,

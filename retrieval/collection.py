@@ -41,6 +41,8 @@ class Collection:
         passage_paragraph: np.ndarray,
         span_ptr: np.ndarray,
         spans: np.ndarray,
+        single_ptr: np.ndarray,
+        singles: np.ndarray,
     ) -> None:
         self.records = records
         self.text_blob = text_blob
@@ -49,11 +51,16 @@ class Collection:
         self.passage_paragraph = passage_paragraph
         self.span_ptr = span_ptr
         self.spans = spans
+        # Per passage, where jieba cut a one-character content word (normalized text).
+        self.single_ptr = single_ptr
+        self.singles = singles
         self._view = text_blob.data if text_blob.size else memoryview(b"")
         self.doc_text = lru_cache(maxsize=512)(self._doc_text)
 
     @classmethod
-    def from_parts(cls, records: list[DocumentRecord], texts: list[str], passages: list[Passage]) -> Collection:
+    def from_parts(
+        cls, records: list[DocumentRecord], texts: list[str], passages: list[Passage], singles: list[list[int]]
+    ) -> Collection:
         encoded = [t.encode("utf-8") for t in texts]
         text_offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
         np.cumsum([len(e) for e in encoded], out=text_offsets[1:])
@@ -63,6 +70,9 @@ class Collection:
         span_ptr = np.zeros(len(passages) + 1, dtype=np.int64)
         np.cumsum([len(p.spans) for p in passages], out=span_ptr[1:])
         spans = np.array([span for p in passages for span in p.spans], dtype=np.int64).reshape(-1, 2)
+        single_ptr = np.zeros(len(singles) + 1, dtype=np.int64)
+        np.cumsum([len(s) for s in singles], out=single_ptr[1:])
+        flat = np.fromiter((p for s in singles for p in s), dtype=np.int32, count=int(single_ptr[-1]))
         return cls(
             records,
             blob,
@@ -71,6 +81,8 @@ class Collection:
             np.array([p.paragraph for p in passages], dtype=np.int32),
             span_ptr,
             spans,
+            single_ptr,
+            flat,
         )
 
     def __len__(self) -> int:
@@ -92,6 +104,10 @@ class Collection:
         """The passage's text: its spans of the document, joined."""
         text = self.doc_text(passage.doc_index)
         return SEPARATOR.join(text[s:e] for s, e in passage.spans)
+
+    def passage_singles(self, index: int) -> np.ndarray:
+        """Where the passage's one-character content words stand in its normalized text."""
+        return self.singles[self.single_ptr[index] : self.single_ptr[index + 1]]
 
     def passage_counts(self) -> np.ndarray:
         return np.bincount(self.passage_doc, minlength=len(self.records))

@@ -82,6 +82,10 @@ class FolderText:
     skipped: list[Skipped]
     notes: list[FileNote]
     stamps: list[FileStamp]
+    # With `known` stamps: the files left unread because their size and time match,
+    # and the order of every listed file that was read or left unread.
+    unchanged: frozenset[str] = frozenset()
+    order: tuple[str, ...] = ()
 
 
 def display_name(relative: str) -> str:
@@ -260,9 +264,13 @@ def check_folder(folder: Path) -> None:
         raise CorpusError(f"无法读取文档目录 {shown}(没有读取权限)。请检查它的权限。")
 
 
-def read_folder(folder: str | Path, follow_links: bool = False, stamped: bool = True) -> FolderText:
+def read_folder(
+    folder: str | Path, follow_links: bool = False, stamped: bool = True, known: dict[str, FileStamp] | None = None
+) -> FolderText:
     """Every readable document of `folder`, what was skipped or repaired, and (when `stamped`) the stamps.
 
+    With `known` (the stamps of an index), a file whose size and time match its
+    stamp is not read: it is listed in `unchanged`, for the caller to reuse.
     Raises CorpusError when the folder is missing or holds no readable document.
     """
     folder = Path(folder).expanduser()
@@ -273,9 +281,15 @@ def read_folder(folder: str | Path, follow_links: bool = False, stamped: bool = 
     texts: list[SourceText] = []
     notes: list[FileNote] = []
     stamps = [FileStamp(s.doc_id, -1, -1, "!" + s.reason) for s in skipped]
+    unchanged: set[str] = set()
     for item in listed:
         try:
             info = item.path.stat()
+            previous = (known or {}).get(item.doc_id)
+            if previous and previous.size == info.st_size and previous.mtime_ns == info.st_mtime_ns:
+                unchanged.add(item.doc_id)
+                stamps.append(previous)
+                continue
             data = item.path.read_bytes()
         except OSError as error:
             reason = os_reason(error)
@@ -301,7 +315,8 @@ def read_folder(folder: str | Path, follow_links: bool = False, stamped: bool = 
     else:
         stamps = []
     skipped.sort(key=lambda s: s.doc_id)
-    if not texts:
+    if not texts and not unchanged:
         reasons = "; ".join(f"{s.doc_id}: {s.reason}" for s in skipped[:5])
         raise CorpusError(f"目录 {display_name(str(folder))} 中没有可读取的文档({reasons})。")
-    return FolderText(texts, skipped, notes, sorted(stamps, key=lambda s: s.name))
+    order = tuple(item.doc_id for item in listed) if known is not None else ()
+    return FolderText(texts, skipped, notes, sorted(stamps, key=lambda s: s.name), frozenset(unchanged), order)

@@ -72,6 +72,8 @@ class BM25Index:
         weights: np.ndarray,
         idf: np.ndarray,
         size: int,
+        counts: np.ndarray,
+        lengths: np.ndarray,
     ) -> None:
         self.vocabulary = vocabulary
         self.indptr = indptr
@@ -79,6 +81,10 @@ class BM25Index:
         self.weights = weights
         self.idf_values = idf
         self.size = size
+        # What the weights are computed from, kept so that an update can recompute
+        # them for new passages without analysing the old ones again.
+        self.counts = counts  # uint16, aligned with indices
+        self.lengths = lengths  # int64 per passage: its number of terms
 
     @classmethod
     def from_postings(
@@ -103,7 +109,7 @@ class BM25Index:
             terms = np.searchsorted(postings.indptr, np.arange(lo, hi), side="right") - 1
             tf = postings.counts[lo:hi].astype(np.float64)
             weights[lo:hi] = idf[terms] * (tf * (k1 + 1) / (tf + passage_norm[postings.indices[lo:hi]]))
-        return cls(vocabulary, postings.indptr, postings.indices, weights, idf, size)
+        return cls(vocabulary, postings.indptr, postings.indices, weights, idf, size, postings.counts, lengths)
 
     @classmethod
     def build(cls, passage_terms: Sequence[list[str]], k1: float = K1, b: float = B) -> BM25Index:

@@ -2,22 +2,38 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.analysis import Analyzer, Question, default_analyzer
 from retrieval.answering import COVERAGE_POOL, QuestionWords, abstention, answer, is_known, make_hits
-from retrieval.errors import CorpusError, ParameterError, QuestionError
+from retrieval.collection import Collection
+from retrieval.errors import CorpusError, IndexFileError, ParameterError, QuestionError
+from retrieval.general_idf import GeneralIdf
 from retrieval.loading import FileNote, Skipped, SourceText
+from retrieval.ranking import BM25Index
 from retrieval.results import Answer, Citation, Hit, IndexStatus, Reason
 from retrieval.seeds import seeds_folder
-from retrieval.store import OpenedIndex, build_from_sources, open_folder
+from retrieval.store import (
+    Changes,
+    OpenedIndex,
+    build_from_sources,
+    folder_changed,
+    open_folder,
+    save_opened,
+    update_from,
+)
 from retrieval.text import NOISE, replace_surrogates
 
 DEFAULT_K = 5
 MAX_K = 1000
 MAX_QUESTION = 500
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -42,16 +58,32 @@ class Context:
     paragraphs: tuple[tuple[int, str], ...]  # (paragraph number, text), in order
 
 
+@dataclass(frozen=True)
+class _State:
+    """Everything a question is answered from: replaced whole by a reload, never changed in place."""
+
+    opened: OpenedIndex
+    doc_numbers: dict[str, int]
+
+    @classmethod
+    def of(cls, opened: OpenedIndex) -> _State:
+        return cls(opened, {record.doc_id: i for i, record in enumerate(opened.collection.records)})
+
+
 class Retriever:
     """Answers questions from a collection of documents.
 
     `Retriever()` uses the bundled seed articles; `from_directory` and
     `from_texts` use others. With `index_dir`, the built index is saved there
-    and reused while the folder's documents are unchanged; a folder that holds
-    anything but this program's index is refused (IndexLocationError), never
+    and reused while the folder's documents are unchanged (and updated, reading
+    only the changed files, when they change); a folder that holds anything
+    but this program's index is refused (IndexLocationError), never
     overwritten. Links out of the folder are followed only with `follow_links`;
     `rebuild` builds anew even when the saved index is fresh (replacing it only
     once the new one is complete).
+
+    The retriever holds one immutable state; `reload()` builds the next one
+    while questions are answered from the current one, then swaps it in.
     """
 
     def __init__(
@@ -68,12 +100,16 @@ class Retriever:
         _opened: OpenedIndex | None = None,
     ) -> None:
         self._analyzer = analyzer or default_analyzer()
+        self._index_dir = Path(index_dir) if index_dir is not None else None
+        self._workers = workers
+        self._follow_links = follow_links
+        self._lock = threading.RLock()
         if _opened is None:
             path = Path(folder).expanduser() if folder is not None else seeds_folder()
             _opened = open_folder(
                 path,
                 self._analyzer,
-                Path(index_dir) if index_dir is not None else None,
+                self._index_dir,
                 workers=workers,
                 progress=progress,
                 follow_links=follow_links,
@@ -83,13 +119,86 @@ class Retriever:
             self.folder: Path | None = path
         else:
             self.folder = None
-        self._collection = _opened.collection
-        self._index = _opened.index
-        self._general = _opened.general
-        self.index_status: IndexStatus = _opened.status
-        self.skipped: tuple[Skipped, ...] = tuple(_opened.skipped)
-        self.notes: tuple[FileNote, ...] = tuple(_opened.notes)
-        self._doc_numbers = {record.doc_id: i for i, record in enumerate(self._collection.records)}
+        self._state = _State.of(_opened)
+
+    # -- the state, trusted, and its replacement ------------------------------------
+
+    def _current(self) -> _State:
+        """The state to answer from, once its checksums are verified (a damaged index is rebuilt first)."""
+        state = self._state
+        if state.opened.verification is None:
+            return state
+        with self._lock:
+            state = self._state
+            verification = state.opened.verification
+            if verification is None:
+                return state
+            try:
+                verification.wait()
+                opened = dataclasses.replace(state.opened, verification=None)
+            except IndexFileError as error:
+                if self.folder is None:
+                    raise
+                log.warning("%s 正在重建索引。", error)
+                opened = open_folder(
+                    self.folder, self._analyzer, self._index_dir, workers=self._workers,
+                    follow_links=self._follow_links, force=True,
+                )
+                opened.status = IndexStatus.REBUILT_DAMAGED
+            self._state = _State.of(opened)
+            return self._state
+
+    def changed(self) -> bool:
+        """True when the folder's files differ from the ones the index was built from (cheap: sizes and times)."""
+        if self.folder is None:
+            return False
+        return folder_changed(self._state.opened, self.folder, self._follow_links)
+
+    def reload(self) -> Changes:
+        """Bring the index up to date with the folder; what changed (empty when nothing did).
+
+        New and changed files are read and analysed, the others reused; the
+        result equals a full build. Questions asked meanwhile (from other
+        threads) are answered from the current state, which is then replaced in
+        one step. The updated index is saved when there is an `index_dir`.
+        """
+        if self.folder is None:
+            return Changes()
+        with self._lock:
+            state = self._current()
+            if not self.changed():
+                return Changes()
+            updated = update_from(
+                state.opened, self.folder, self._analyzer, follow_links=self._follow_links, workers=self._workers
+            )
+            if self._index_dir is not None:
+                save_opened(self._index_dir, updated, self._analyzer)
+            self._state = _State.of(updated)
+            return updated.changes
+
+    @property
+    def index_status(self) -> IndexStatus:
+        return self._state.opened.status
+
+    @property
+    def skipped(self) -> tuple[Skipped, ...]:
+        return tuple(self._state.opened.skipped)
+
+    @property
+    def notes(self) -> tuple[FileNote, ...]:
+        return tuple(self._state.opened.notes)
+
+    @property
+    def _collection(self) -> Collection:
+        return self._current().opened.collection
+
+    @property
+    def _index(self) -> BM25Index:
+        return self._current().opened.index
+
+    @property
+    def _general(self) -> GeneralIdf:
+        return self._current().opened.general
 
     @classmethod
     def from_directory(cls, folder: str | Path, **options) -> Retriever:
@@ -124,8 +233,9 @@ class Retriever:
     @property
     def documents(self) -> tuple[DocumentInfo, ...]:
         """The documents that have passages, numbered from 1."""
-        counts = self._collection.passage_counts()
-        listed = [(r, int(counts[i])) for i, r in enumerate(self._collection.records) if counts[i]]
+        collection = self._state.opened.collection
+        counts = collection.passage_counts()
+        listed = [(r, int(counts[i])) for i, r in enumerate(collection.records) if counts[i]]
         return tuple(
             DocumentInfo(n, r.doc_id, r.title, r.source, r.date, r.url, count)
             for n, (r, count) in enumerate(listed, start=1)
@@ -133,20 +243,22 @@ class Retriever:
 
     def __len__(self) -> int:
         """The number of passages."""
-        return len(self._collection)
+        return len(self._state.opened.collection)
 
     def passage_text(self, index: int) -> str:
-        return self._collection.passage_text(index)
+        return self._current().opened.collection.passage_text(index)
 
     def context(self, hit: Hit, around: int = 1) -> Context:
         """The whole paragraph of `hit` and up to `around` paragraphs on each side."""
-        doc = self._doc_numbers[hit.citation.doc_id]
+        state = self._current()
+        collection = state.opened.collection
+        doc = state.doc_numbers.get(hit.citation.doc_id)
         paragraphs: dict[int, list[str]] = {}
         focus = hit.citation.paragraph
-        for index in self._collection.doc_passages(doc):
-            number = int(self._collection.passage_paragraph[index])
+        for index in collection.doc_passages(doc) if doc is not None else ():
+            number = int(collection.passage_paragraph[index])
             if abs(number - focus) <= around:
-                paragraphs.setdefault(number, []).append(NOISE.sub("", self._collection.passage_text(index)))
+                paragraphs.setdefault(number, []).append(NOISE.sub("", collection.passage_text(index)))
         return Context(hit.citation, focus, tuple((n, "".join(parts)) for n, parts in sorted(paragraphs.items())))
 
     # -- questions ----------------------------------------------------------
@@ -154,8 +266,9 @@ class Retriever:
     def ranking(self, question: str, k: int = DEFAULT_K) -> list[tuple[str, int, float]]:
         """The bare ranking: (doc_id, paragraph, score) of the `k` best passages, best first."""
         analysed = self._question(question)
-        ranked = self._index.top(list(analysed.terms), _checked_k(k))
-        records, passages = self._collection.records, self._collection
+        opened = self._current().opened
+        ranked = opened.index.top(list(analysed.terms), _checked_k(k))
+        records, passages = opened.collection.records, opened.collection
         return [
             (records[int(passages.passage_doc[i])].doc_id, int(passages.passage_paragraph[i]), score)
             for i, score in ranked
@@ -164,8 +277,9 @@ class Retriever:
     def search(self, question: str, k: int = DEFAULT_K) -> list[Hit]:
         """The `k` best passages for `question`, best first; never abstains."""
         analysed = self._question(question)
-        ranked = self._index.top(list(analysed.terms), _checked_k(k))
-        return make_hits(self._collection, ranked, analysed, self._analyzer)
+        opened = self._current().opened
+        ranked = opened.index.top(list(analysed.terms), _checked_k(k))
+        return make_hits(opened.collection, ranked, analysed, self._analyzer)
 
     def ask(self, question: str, k: int = DEFAULT_K) -> Answer:
         """The best passages with citations, or an abstention when the documents do not answer."""
@@ -173,12 +287,18 @@ class Retriever:
         k = _checked_k(k)
         if not analysed.words:
             return abstention(analysed, Reason.EMPTY)
-        ranked = self._index.top(list(analysed.terms), max(k, COVERAGE_POOL))
+        opened = self._current().opened
+        index, collection = opened.index, opened.collection
+        ranked = index.top(list(analysed.terms), max(k, COVERAGE_POOL))
         if not ranked:
             return abstention(analysed, Reason.NO_MATCH, analysed.words)
-        weights = QuestionWords(analysed.words, self._known, self._general.weight, self._analyzer.in_dictionary)
-        hits = make_hits(self._collection, ranked[:k], analysed, self._analyzer)
-        candidates = [self._collection.passage_text(i) for i, _ in ranked[:COVERAGE_POOL]]
+
+        def known(word: str) -> bool:
+            return is_known(word, index.document_frequency)
+
+        weights = QuestionWords(analysed.words, known, opened.general.weight, self._analyzer.in_dictionary)
+        hits = make_hits(collection, ranked[:k], analysed, self._analyzer)
+        candidates = [collection.passage_text(i) for i, _ in ranked[:COVERAGE_POOL]]
         return answer(analysed, candidates, hits, weights)
 
     def _question(self, question: str) -> Question:
@@ -188,9 +308,6 @@ class Retriever:
         if len(stripped) > MAX_QUESTION:
             raise QuestionError(f"问题太长({len(stripped)} 字),请精简到 {MAX_QUESTION} 字以内。")
         return self._analyzer.question(stripped)
-
-    def _known(self, word: str) -> bool:
-        return is_known(word, self._index.document_frequency)
 
 
 def _checked_k(k: int) -> int:

@@ -99,21 +99,47 @@ def normalize(text: str) -> str:
     return _to_simplified(text)
 
 
+class _FoldTable(dict):
+    """Code point -> its NFKC, case-folded form, filled on first use (for str.translate)."""
+
+    def __missing__(self, code: int) -> str:
+        folded = unicodedata.normalize("NFKC", chr(code)).casefold()
+        self[code] = folded
+        return folded
+
+
+_FOLD = _FoldTable()
+
+
 def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
-    """`normalize(text)` and, for each of its characters, its index in `text`."""
+    """`normalize(text)` and, for each of its characters, its index in `text`.
+
+    Characters are folded one by one (so that each keeps its offset) through a
+    table filled on first use: a passage costs one `str.translate`, not a
+    Python step per character, unless some character folds to several.
+    """
     text = replace_surrogates(text)
-    pieces: list[str] = []
-    offsets: list[int] = []
-    hidden: set[int] = set()
-    for start, end in noise_spans(text):
-        hidden.update(range(start, end))
-    for i, char in enumerate(text):
-        if i in hidden:
-            continue
-        folded = unicodedata.normalize("NFKC", char).casefold()
-        pieces.append(folded)
-        offsets.extend([i] * len(folded))
-    folded_text = "".join(pieces)
+    noise = noise_spans(text)
+    if noise:
+        kept_positions: list[int] = []
+        pieces = []
+        previous = 0
+        for start, end in noise:
+            kept_positions.extend(range(previous, start))
+            pieces.append(text[previous:start])
+            previous = end
+        kept_positions.extend(range(previous, len(text)))
+        pieces.append(text[previous:])
+        kept = "".join(pieces)
+    else:
+        kept, kept_positions = text, list(range(len(text)))
+    folded_text = kept.translate(_FOLD)
+    if len(folded_text) == len(kept):
+        offsets = kept_positions
+    else:
+        offsets = []
+        for position, char in zip(kept_positions, kept):
+            offsets.extend([position] * len(_FOLD[ord(char)]))
     simplified = _to_simplified(folded_text)
     if len(simplified) != len(folded_text):
         # A phrase rule changed the length: convert char by char to stay aligned.

@@ -68,6 +68,20 @@ class Vocabulary:
                 position += 1
         return ids
 
+    def insertion_points(self, terms: Sequence[str]) -> np.ndarray:
+        """For each term, how many terms of the vocabulary sort before it."""
+        if not terms:
+            return np.zeros(0, dtype=np.int64)
+        encoded = [t.encode("utf-8") for t in terms]
+        wanted = np.array([e[:KEY_BYTES] for e in encoded], dtype=f"S{KEY_BYTES}")
+        low = np.searchsorted(self.keys, wanted, side="left")
+        high = np.searchsorted(self.keys, wanted, side="right")
+        points = low.astype(np.int64)
+        for i, (full, lo, hi) in enumerate(zip(encoded, low.tolist(), high.tolist())):
+            # Terms sharing the first KEY_BYTES bytes: compare them whole.
+            points[i] = lo + sum(1 for position in range(lo, hi) if self._term_bytes(position) < full)
+        return points
+
 
 def sort_terms(terms: Iterable[str]) -> list[str]:
     """Terms in UTF-8 byte order, the order lookups search in.
