@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+from array import array
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -114,9 +115,13 @@ def build_index(
         large = sum(len(s.text) for s in sources) >= PARALLEL_CHARACTERS
         workers = (os.cpu_count() or 1) if large else 1
     records: list[DocumentRecord] = []
-    texts: list[str] = []
-    passages: list[Passage] = []
-    singles: list[list[int]] = []
+    # The collection's arrays, filled as documents arrive: no Python object per
+    # passage and no second copy of the texts (at a million passages those
+    # objects were most of the build's peak memory).
+    blob = bytearray()
+    text_lengths = array("q")
+    passage_doc, paragraphs, span_counts, spans = array("i"), array("i"), array("q"), array("q")
+    single_counts, singles = array("q"), array("i")
     builder = IndexBuilder()
     empty: list[Skipped] = []
     analysed = _analysed(sources, catalog, workers, analyzer)
@@ -125,15 +130,42 @@ def build_index(
     for document in analysed:
         if not document.passages:
             empty.append(Skipped(document.record.doc_id, EMPTY_REASON))
+        doc = len(records)
         records.append(document.record)
-        texts.append(document.text)
-        passages.extend(document.passages)
-        singles.extend(document.singles)
+        encoded = document.text.encode("utf-8")
+        blob += encoded
+        text_lengths.append(len(encoded))
+        for passage, positions in zip(document.passages, document.singles):
+            passage_doc.append(doc)
+            paragraphs.append(passage.paragraph)
+            span_counts.append(len(passage.spans))
+            for start, end in passage.spans:
+                spans.append(start)
+                spans.append(end)
+            single_counts.append(len(positions))
+            singles.extend(positions)
         for joined, counts, length in document.terms:
             builder.add_counts(joined.split(_TERM_SEPARATOR) if joined else [], counts, length)
-    collection = Collection.from_parts(records, texts, passages, singles)
-    del texts, passages, singles  # the collection holds them in arrays now; free the objects before the index
+    collection = Collection(
+        records,
+        np.frombuffer(blob, dtype=np.uint8),
+        _pointer(text_lengths),
+        np.frombuffer(passage_doc, dtype=np.int32).copy(),
+        np.frombuffer(paragraphs, dtype=np.int32).copy(),
+        _pointer(span_counts),
+        np.frombuffer(spans, dtype=np.int64).reshape(-1, 2).copy(),
+        _pointer(single_counts),
+        np.frombuffer(singles, dtype=np.int32).copy(),
+    )
+    del passage_doc, paragraphs, span_counts, spans, single_counts, singles
     return BuiltIndex(collection, builder.finish(), empty)
+
+
+def _pointer(counts: array) -> np.ndarray:
+    pointer = np.zeros(len(counts) + 1, dtype=np.int64)
+    if len(counts):
+        np.cumsum(np.frombuffer(counts, dtype=np.int64), out=pointer[1:])
+    return pointer
 
 
 def _with_progress(items: Iterator[AnalysedDocument], total: int) -> Iterator[AnalysedDocument]:

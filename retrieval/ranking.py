@@ -165,7 +165,7 @@ class IndexBuilder:
     def __init__(self) -> None:
         self._ids: dict[str, int] = {}
         self._term_ids = array("i")
-        self._counts = array("i")
+        self._counts = array("H")  # a term's count in a passage, capped at 16 bits
         self._row_lengths = array("q")
         self._lengths = array("q")
 
@@ -178,6 +178,8 @@ class IndexBuilder:
         """Add the next passage, given as its distinct terms, their counts and its length."""
         ids = self._ids
         self._term_ids.extend([ids.setdefault(t, len(ids)) for t in unique_terms])
+        if counts and max(counts) > MAX_COUNT:
+            counts = [min(c, MAX_COUNT) for c in counts]
         self._counts.extend(counts)
         self._row_lengths.append(len(unique_terms))
         self._lengths.append(length)
@@ -194,9 +196,8 @@ class IndexBuilder:
         self._ids = {}
         term_ids = rank[np.frombuffer(self._term_ids, dtype=np.int32)] if len(self._term_ids) else np.zeros(0, np.int32)
         self._term_ids = array("i")
-        # A term's count in a passage fits 16 bits (capped): half the memory of int32.
-        counts = np.minimum(np.frombuffer(self._counts, dtype=np.int32), MAX_COUNT).astype(np.uint16)
-        self._counts = array("i")
+        counts = np.frombuffer(self._counts, dtype=np.uint16).copy()
+        self._counts = array("H")
         row_ptr = np.zeros(len(self._row_lengths) + 1, dtype=np.int64)
         np.cumsum(np.frombuffer(self._row_lengths, dtype=np.int64), out=row_ptr[1:])
         postings = postings_from_rows(term_ids, counts, row_ptr, len(terms))
