@@ -9,8 +9,10 @@ whether the question hinges on words that occur nowhere in the documents.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from retrieval.analysis import Analyzer, AnswerKind, Question
 from retrieval.collection import Collection
@@ -18,6 +20,7 @@ from retrieval.results import Answer, Citation, Hit, Reason
 from retrieval.text import (
     NOISE,
     Span,
+    folds_alike,
     has_cjk,
     is_heading,
     merge_spans,
@@ -41,6 +44,14 @@ _CLAUSE = re.compile(r"[^,，;；:：]+[,，;；:：]?")
 _YEAR_LIKE = re.compile(r"\d{4}|[去今明前]年|\d{2}年")
 _DATE_LIKE = re.compile(r"\d{4}\s*[-/.年]|\d{1,2}\s*月|\d{1,2}\s*日|[去今明前]年|年底|年初|上旬|中旬|下旬")
 _NUMBER_LIKE = re.compile(r"\d|[一二三四五六七八九十百千两几][十百千万亿]*[万亿%元倍成股年次位人家]|百分之")
+
+
+def known_words(words: Sequence[str], lookup_many: Callable[[Sequence[str]], Sequence[int]]) -> frozenset[str]:
+    """The words `is_known` accepts, found with one vectorized lookup of the index's terms."""
+    bigrams = {w: [w[i : i + 2] for i in range(len(w) - 1)] if len(w) >= 2 and has_cjk(w) else [] for w in words}
+    candidates = list(dict.fromkeys([*words, *(b for pairs in bigrams.values() for b in pairs)]))
+    present = {term for term, found in zip(candidates, lookup_many(candidates)) if found >= 0}
+    return frozenset(w for w in words if w in present or (bigrams[w] and all(b in present for b in bigrams[w])))
 
 
 def is_known(word: str, document_frequency: Callable[[str], int]) -> bool:
@@ -107,7 +118,7 @@ class QuestionWords:
         return present if not self._in_dictionary(word) else PARTIAL_CREDIT * present
 
     def evidence(self, passage_text: str) -> Evidence:
-        normalized = normalize(passage_text)
+        normalized = folded(passage_text)[0]
         credits = {w: self.credit(w, normalized) for w in self.words}
         covered = sum(self.weights[w] * c for w, c in credits.items())
         matched = frozenset(w for w, c in credits.items() if c == 1.0)
@@ -115,6 +126,18 @@ class QuestionWords:
 
 
 # -- hits ---------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=64)
+def folded(text: str) -> tuple[str, list[int]]:
+    """`normalize_with_offsets(text)`, computed once for the few passages an answer reads several times."""
+    return normalize_with_offsets(text)
+
+
+def _normalized_span(text: str, span: Span) -> str:
+    """The normalized text of a span of `text` (a slice of the whole text's normalization)."""
+    normalized, offsets = folded(text)
+    return normalized[bisect_left(offsets, span[0]) : bisect_left(offsets, span[1])]
 
 
 def highlight_spans(
@@ -129,7 +152,7 @@ def highlight_spans(
     """
     if not words:
         return ()
-    normalized, offsets = normalize_with_offsets(text)
+    normalized, offsets = folded(text)
     spans: list[Span] = []
     one_character = {w for w in words if len(w) == 1}
     for word in words:
@@ -143,7 +166,7 @@ def highlight_spans(
         # The recorded positions are in the index's normalization of the whole
         # passage, which agrees with this character-by-character one save for rare
         # combining sequences.
-        if singles is not None and normalized == normalize(text):
+        if singles is not None and (folds_alike(normalized) or normalized == normalize(text)):
             spans.extend((offsets[p], offsets[p] + 1) for p in singles if normalized[p] in one_character)
         else:
             spans.extend((t.start, t.end) for t in analyzer.located_words(text) if t.word in one_character)
@@ -194,7 +217,7 @@ def answer(
         (
             weights.evidence(text).coverage
             for text in candidates
-            if question.kind != AnswerKind.YEAR or fits(question.kind, normalize(text))
+            if question.kind != AnswerKind.YEAR or fits(question.kind, folded(text)[0])
         ),
         default=0.0,
     )
@@ -233,7 +256,7 @@ def best_sentence(
         if score < SENTENCE_POOL * top_score:
             break
         for span in sentence_spans(text):
-            key = _sentence_key(text[span[0] : span[1]], question, kind)
+            key = _sentence_key(text, span, question, kind)
             if key is not None and (best is None or key > best[0]):
                 best = (key, index, span)
     if best is None:
@@ -242,8 +265,9 @@ def best_sentence(
     return index, _narrow(passages[index][0], span, question, kind)
 
 
-def _sentence_key(sentence: str, question: QuestionWords, kind: AnswerKind) -> tuple[float, float] | None:
-    normalized = normalize(sentence)
+def _sentence_key(text: str, span: Span, question: QuestionWords, kind: AnswerKind) -> tuple[float, float] | None:
+    sentence = text[span[0] : span[1]]
+    normalized = _normalized_span(text, span)
     if not has_cjk(normalized) and not any(c.isalnum() for c in normalized):
         return None
     weight = sum(question.weights[w] * question.credit(w, normalized) for w in question.words)
@@ -262,7 +286,7 @@ def _narrow(text: str, span: Span, question: QuestionWords, kind: AnswerKind) ->
     clauses = [(start + m.start(), start + m.end()) for m in _CLAUSE.finditer(text[start:end]) if m.group().strip()]
     if len(clauses) < 2:
         return span
-    keys = [_sentence_key(text[a:b], question, kind) or (0.0, 0.0) for a, b in clauses]
+    keys = [_sentence_key(text, (a, b), question, kind) or (0.0, 0.0) for a, b in clauses]
     lo = hi = max(range(len(clauses)), key=lambda i: (keys[i], -i))
     # Grow toward the heavier neighbour while the run stays short.
     while True:

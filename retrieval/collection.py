@@ -93,8 +93,8 @@ class Collection:
         return self._view[self.text_offsets[doc] : self.text_offsets[doc + 1]].tobytes().decode("utf-8")
 
     def passage(self, index: int) -> Passage:
-        lo, hi = self.span_ptr[index], self.span_ptr[index + 1]
-        spans = tuple((int(s), int(e)) for s, e in self.spans[lo:hi])
+        lo, hi = int(self.span_ptr[index]), int(self.span_ptr[index + 1])
+        spans = tuple((s, e) for s, e in self.spans[lo:hi].tolist())
         return Passage(int(self.passage_doc[index]), int(self.passage_paragraph[index]), spans)
 
     def passage_text(self, index: int) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.analysis import Analyzer, Question, default_analyzer
-from retrieval.answering import COVERAGE_POOL, QuestionWords, abstention, answer, is_known, make_hits
+from retrieval.answering import COVERAGE_POOL, QuestionWords, abstention, answer, known_words, make_hits
 from retrieval.collection import Collection
 from retrieval.errors import CorpusError, IndexFileError, ParameterError, QuestionError
 from retrieval.general_idf import GeneralIdf
@@ -292,11 +292,10 @@ class Retriever:
         ranked = index.top(list(analysed.terms), max(k, COVERAGE_POOL))
         if not ranked:
             return abstention(analysed, Reason.NO_MATCH, analysed.words)
-
-        def known(word: str) -> bool:
-            return is_known(word, index.document_frequency)
-
-        weights = QuestionWords(analysed.words, known, opened.general.weight, self._analyzer.in_dictionary)
+        words = list(analysed.words)
+        known = known_words(words, index.vocabulary.lookup_many)
+        general = opened.general.weights(words)
+        weights = QuestionWords(words, known.__contains__, general.__getitem__, self._analyzer.in_dictionary)
         hits = make_hits(collection, ranked[:k], analysed, self._analyzer)
         candidates = [collection.passage_text(i) for i, _ in ranked[:COVERAGE_POOL]]
         return answer(analysed, candidates, hits, weights)

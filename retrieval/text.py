@@ -89,6 +89,8 @@ def _to_simplified(text: str) -> str:
 
 def noise_spans(text: str) -> list[Span]:
     """Spans of conversion noise in `text`."""
+    if "(" not in text and "（" not in text:
+        return []
     return [m.span() for m in NOISE.finditer(text)]
 
 
@@ -100,7 +102,7 @@ def normalize(text: str) -> str:
 
 
 class _FoldTable(dict):
-    """Code point -> its NFKC, case-folded form, filled on first use (for str.translate)."""
+    """Code point -> its NFKC, case-folded form, filled on first use."""
 
     def __missing__(self, code: int) -> str:
         folded = unicodedata.normalize("NFKC", chr(code)).casefold()
@@ -109,14 +111,42 @@ class _FoldTable(dict):
 
 
 _FOLD = _FoldTable()
+# Characters that folding leaves as they are, covering nearly all of Chinese
+# text (ASCII but capitals, CJK punctuation and ideographs, quotes and dashes):
+# one regex scan skips them, and only the others are looked up.
+FOLD_STABLE = (
+    "\t\n\r\x20-\x40\x5b-\x7e\u2010\u2012-\u2016\u2018-\u2023\u2027\u2030-\u2032"
+    "\u3001-\u3035\u3400-\u4dbf\u4e00-\u9fff"
+)
+_MAY_CHANGE = re.compile(f"[^{FOLD_STABLE}]")
+
+
+_HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3\ua960-\ua97f\ud7b0-\ud7ff]")
+
+
+def folds_alike(normalized: str) -> bool:
+    """True when `normalize` of the whole text gives what folding it character by character gave.
+
+    They differ only where a character composes with its neighbour (a combining
+    mark, Hangul jamo); `normalized` is the character-by-character result.
+    """
+    for match in _MAY_CHANGE.finditer(normalized):
+        char = match.group()
+        if unicodedata.category(char).startswith("M") or _HANGUL.match(char):
+            return False
+    return True
+
+
+def _fold_one(match: re.Match[str]) -> str:
+    return _FOLD[ord(match.group())]
 
 
 def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
     """`normalize(text)` and, for each of its characters, its index in `text`.
 
-    Characters are folded one by one (so that each keeps its offset) through a
-    table filled on first use: a passage costs one `str.translate`, not a
-    Python step per character, unless some character folds to several.
+    Characters are folded one by one (so that each keeps its offset): one regex
+    scan finds the few that folding may change (full-width punctuation, capitals),
+    and only those are looked up, in a table filled on first use.
     """
     text = replace_surrogates(text)
     noise = noise_spans(text)
@@ -133,7 +163,7 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
         kept = "".join(pieces)
     else:
         kept, kept_positions = text, list(range(len(text)))
-    folded_text = kept.translate(_FOLD)
+    folded_text = _MAY_CHANGE.sub(_fold_one, kept)
     if len(folded_text) == len(kept):
         offsets = kept_positions
     else:
