@@ -46,13 +46,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ask = commands.add_parser("ask", parents=[common], help="回答一个问题后退出")
     ask.add_argument("question", help="问题")
     ask.add_argument("--json", action="store_true", help="输出 JSON(格式见 README)")
-    commands.add_parser("repl", parents=[common], help="交互式问答(默认)")
+    repl = commands.add_parser("repl", parents=[common], help="交互式问答(默认)")
+    for command_parser in (parser, repl):
+        command_parser.add_argument(
+            "--conversation", action="store_true", default=argparse.SUPPRESS,
+            help="管道输入时也把每行当作前面问题的追问(交互式时默认如此)",
+        )
     from bot import telegram_cli
 
     telegram_cli.add_parser(commands, common)
     args = parser.parse_args(argv)
     args.k = getattr(args, "k", DEFAULT_K)
     args.follow_links = getattr(args, "follow_links", False)
+    args.conversation = getattr(args, "conversation", False)
     if not 1 <= args.k <= MAX_K:
         parser.error(f"--k 应为 1 到 {MAX_K} 之间的整数,收到 {args.k}")
     return args
@@ -62,9 +68,8 @@ def make_console() -> Console:
     """Colour on a terminal; no escape codes at all in a pipe or under NO_COLOR."""
     if not sys.stdout.isatty():
         # A pipe or a file: no escape codes and no wrapping, lines as they are.
-        return Console(
-            file=cast(IO[str], _TrailingSpaceStripper(sys.stdout)), color_system=None, width=PIPE_WIDTH, highlight=False, emoji=False
-        )
+        stream = cast(IO[str], _TrailingSpaceStripper(sys.stdout))
+        return Console(file=stream, color_system=None, width=PIPE_WIDTH, highlight=False, emoji=False)
     if "NO_COLOR" in os.environ:
         return Console(color_system=None, highlight=False, emoji=False)
     return Console(highlight=False, emoji=False)
@@ -108,8 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         retriever = open_retriever(args.corpus, follow_links=args.follow_links)
     except CorpusError as error:
-        print(terminal_safe(f"错误: {error}"), file=sys.stderr)
-        print("提示: 用 --corpus DIR 指定文档目录(不指定时使用内置的示例文章)。", file=sys.stderr)
+        print(terminal_safe(f"错误: {error}") + "(用 --corpus DIR 指定文档目录)", file=sys.stderr)
         return 2
     except RetrievalError as error:
         print(terminal_safe(f"错误: {error}"), file=sys.stderr)
@@ -118,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "ask":
         return ask_once(retriever, args.question, args.k, args.json)
     session = Session(retriever, make_console(), k=args.k)
+    if is_interactive() or args.conversation:
+        # Follow-ups in the REPL by default; a piped batch treats each line alone unless asked.
+        session.conversation = retriever.conversation()
     if is_interactive():
         return run_interactive(session, history_file())
     # A byte that is not UTF-8 in a piped line must not end the batch.

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.text import Text
 
 from bot import render
-from retrieval import DEFAULT_K, Answer, QuestionError, RetrievalError, Retriever
+from retrieval import DEFAULT_K, Answer, Conversation, QuestionError, RetrievalError, Retriever
 from retrieval.text import replace_surrogates
 
 HELP = """命令:
@@ -26,6 +26,7 @@ HELP = """命令:
   :more             上一个问题的后续段落
   :full N           第 N 段所在的整段原文及前后各一段
   :sources          文档列表(标题、来源、日期、段落数)
+  :new              重新开始(不再把下一个问题当作追问)
   :help             显示本帮助
   :quit             退出(也可以按 Ctrl-D);Ctrl-C 清空当前输入"""
 
@@ -52,6 +53,7 @@ class Session:
     question: str | None = None
     answer: Answer | None = None
     numbered: list = field(default_factory=list)  # every hit printed for the last question, in order
+    conversation: Conversation | None = None  # set: follow-up questions are resolved against earlier turns
 
     # -- one line -----------------------------------------------------------
 
@@ -71,11 +73,16 @@ class Session:
 
     def ask(self, question: str) -> None:
         try:
-            answer = self.retriever.ask(question, k=self.k)
+            if self.conversation is not None:
+                answer = self.conversation.ask(question, k=self.k)
+            else:
+                answer = self.retriever.ask(question, k=self.k)
         except QuestionError as error:
             self.say(str(error), style="red")
             return
-        self.question, self.answer = question, answer
+        if answer.searched and answer.searched != answer.question:
+            self.say(f"理解为: {answer.searched}", style="dim")
+        self.question, self.answer = answer.searched or question, answer
         self.numbered = list(answer.hits) if not answer.abstained else []
         self.console.print(render.rich_answer(answer))
 
@@ -94,10 +101,18 @@ class Session:
             self.full(argument)
         elif name == "sources":
             self.sources()
+        elif name == "new":
+            self.new()
         else:
             self.say(f"未知命令 :{name}", style="red")
             self.say(HELP.format(k=self.k))
         return True
+
+    def new(self) -> None:
+        if self.conversation is not None:
+            self.conversation.reset()
+        self.question, self.answer, self.numbered = None, None, []
+        self.say("好的,重新开始:下一个问题不再接着前面的问题理解。")
 
     def set_k(self, argument: str) -> None:
         if not argument.isdigit() or not 1 <= int(argument) <= MAX_K:

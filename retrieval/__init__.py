@@ -4,6 +4,7 @@
     answer = Retriever().ask("阿里巴巴花了多少钱入股新浪微博?")
 """
 
+from retrieval.conversation import Conversation, FollowUp
 from retrieval.errors import (
     CatalogError,
     CorpusError,
@@ -14,8 +15,8 @@ from retrieval.errors import (
     RetrievalError,
 )
 from retrieval.loading import FileNote, Skipped
-from retrieval.results import Answer, Citation, Hit, IndexStatus, Reason
-from retrieval.retriever import DEFAULT_K, MAX_K, MAX_QUESTION, Context, DocumentInfo, Retriever
+from retrieval.results import DEFAULT_K, Answer, Citation, Hit, IndexStatus, Reason
+from retrieval.retriever import MAX_K, MAX_QUESTION, Context, DocumentInfo, Retriever
 from retrieval.store import Changes
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "Changes",
     "Citation",
     "Context",
+    "Conversation",
+    "FollowUp",
     "CorpusError",
     "DocumentInfo",
     "FileNote",

@@ -19,11 +19,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jieba
 
 from retrieval.lexicon import Lexicon
 from retrieval.text import normalize, normalize_with_offsets, replace_surrogates
+
+if TYPE_CHECKING:
+    import jieba.posseg
 
 _CONTENT = re.compile(r"\w")
 _PACKAGE = Path(__file__).resolve().parent
@@ -135,6 +139,7 @@ class Analyzer:
         self._dictionary_digest: str | None = None
         self._lexicon: Lexicon | None = None
         self._lexicon_checked = False
+        self._tagger: jieba.posseg.POSTokenizer | None = None  # loaded on first use: it costs start-up time
 
     # -- the tokenizer ------------------------------------------------------------
 
@@ -238,6 +243,14 @@ class Analyzer:
             run = ""
         terms.extend(run[i : i + 2] for i in range(len(run) - 1))
         return terms
+
+    def tagged(self, normalized: str) -> list[tuple[str, str]]:
+        """jieba's words of normalized text with their part-of-speech tags."""
+        import jieba.posseg  # noqa: F811 - at run time, only when tags are asked for
+
+        if self._tagger is None:
+            self._tagger = jieba.posseg.POSTokenizer(self._jieba())
+        return [(pair.word, pair.flag) for pair in self._tagger.cut(normalized)]
 
     def terms(self, text: str) -> list[str]:
         """The terms a passage is indexed by."""

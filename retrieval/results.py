@@ -7,6 +7,8 @@ from enum import StrEnum
 
 from retrieval.text import Span
 
+DEFAULT_K = 5  # passages in an answer unless asked otherwise
+
 
 class Reason(StrEnum):
     """Why an answer abstained (its JSON value is the string)."""
@@ -104,3 +106,5 @@ class Answer:
     reason: Reason | None = None
     # Informative words of the question that occur nowhere in the documents.
     missing_words: tuple[str, ...] = ()
+    # The question actually searched, when a conversation rewrote a follow-up; None otherwise.
+    searched: str | None = None

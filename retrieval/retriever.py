@@ -12,11 +12,12 @@ from pathlib import Path
 from retrieval.analysis import Analyzer, Question, default_analyzer
 from retrieval.answering import COVERAGE_POOL, QuestionWords, abstention, answer, known_words, make_hits
 from retrieval.collection import Collection
+from retrieval.conversation import Conversation
 from retrieval.errors import CorpusError, IndexFileError, ParameterError, QuestionError
 from retrieval.general_idf import GeneralIdf
 from retrieval.loading import FileNote, Skipped, SourceText
 from retrieval.ranking import BM25Index
-from retrieval.results import Answer, Citation, Hit, IndexStatus, Reason
+from retrieval.results import DEFAULT_K, Answer, Citation, Hit, IndexStatus, Reason
 from retrieval.seeds import seeds_folder
 from retrieval.store import (
     Changes,
@@ -29,7 +30,6 @@ from retrieval.store import (
 )
 from retrieval.text import NOISE, replace_surrogates
 
-DEFAULT_K = 5
 MAX_K = 1000
 MAX_QUESTION = 500
 
@@ -262,6 +262,10 @@ class Retriever:
         return Context(hit.citation, focus, tuple((n, "".join(parts)) for n, parts in sorted(paragraphs.items())))
 
     # -- questions ----------------------------------------------------------
+
+    def conversation(self) -> Conversation:
+        """Questions in turns: follow-ups ("那腾讯呢?", "占多少股份?") are resolved against earlier turns."""
+        return Conversation(self.ask, self._analyzer)
 
     def ranking(self, question: str, k: int = DEFAULT_K) -> list[tuple[str, int, float]]:
         """The bare ranking: (doc_id, paragraph, score) of the `k` best passages, best first."""

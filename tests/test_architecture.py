@@ -32,10 +32,12 @@ RETRIEVAL_ORDER = [
     "results",
     "answering",
     "store",
+    "conversation",
     "retriever",
     "__init__",
     "cache",
     "evaluate",
+    "evaluate_conversations",
     "__main__",
 ]
 

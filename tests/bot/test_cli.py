@@ -215,3 +215,12 @@ def test_ask_with_a_lone_surrogate_in_argv(run_bot, bot_env):
     assert result.returncode == 0, result.stderr.decode("utf-8", "replace")
     assert "答:" in result.stdout.decode("utf-8")
 
+
+
+def test_piped_follow_ups_only_with_conversation(run_bot):
+    lines = "京东每天的流量有多少?\n那腾讯呢?\n"
+    alone = run_bot(input=lines)
+    assert "理解为" not in alone.stdout
+    followed = run_bot("--conversation", input=lines)
+    assert "理解为: 腾讯每天的流量有多少?" in followed.stdout
+    assert "300亿" in followed.stdout.split("理解为")[1]

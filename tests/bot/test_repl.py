@@ -121,3 +121,11 @@ def test_documents_cannot_write_escape_sequences_to_the_terminal(bot_env, tmp_pa
             assert attack not in seen, repr(attack)
     finally:
         child.close(force=True)
+
+
+def test_follow_ups_and_new(repl):
+    _ask(repl, "京东每天的流量有多少?")
+    out = _ask(repl, "那腾讯呢?")
+    assert "理解为: 腾讯每天的流量有多少?" in out and "300亿" in out
+    assert "重新开始" in _ask(repl, ":new")
+    assert "理解为" not in _ask(repl, "那腾讯呢?")

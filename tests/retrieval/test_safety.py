@@ -350,3 +350,16 @@ def test_processes_building_and_loading_one_index_at_once(tmp_path):
         assert answers == [expected] * 4
     assert Retriever.from_directory(folder, index_dir=index_dir).index_status == "loaded"
     assert not [n for n in os.listdir(index_dir) if n.startswith(".staging-")]
+
+
+def test_a_cache_folder_that_cannot_be_written_prints_no_traceback(tmp_path):
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder should be", "utf-8")
+    code = (
+        "from pathlib import Path; from retrieval.analysis import Analyzer; "
+        f"a = Analyzer(dictionary_cache=Path({str(blocker)!r}) / 'sub'); print(a.terms('阿里巴巴入股新浪微博'))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "新浪" in result.stdout
+    assert "Traceback" not in result.stderr and "Dump cache file failed" not in result.stderr
