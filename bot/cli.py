@@ -19,6 +19,7 @@ from rich.console import Console
 
 from bot import render
 from bot.opening import history_file, open_retriever
+from bot.reloading import DEFAULT_INTERVAL_SECONDS, watch
 from bot.repl import MAX_K, Session, is_interactive, run_batch, run_interactive
 from retrieval import DEFAULT_K, CorpusError, IndexStatus, QuestionError, RetrievalError, Retriever
 from retrieval.loading import ESCAPING_LINK
@@ -34,6 +35,10 @@ def _common() -> argparse.ArgumentParser:
         "--follow-links", action="store_true", default=argparse.SUPPRESS, help="跟随指向文档目录之外的链接"
     )
     common.add_argument("--k", type=int, default=argparse.SUPPRESS, help=f"每次显示的段落数(默认 {DEFAULT_K})")
+    common.add_argument(
+        "--reload-interval", type=float, metavar="SECONDS", default=argparse.SUPPRESS,
+        help=f"每隔多少秒检查文档目录的变化并更新索引(默认 {DEFAULT_INTERVAL_SECONDS:g};0 表示只在 SIGHUP 时检查)",
+    )
     return common
 
 
@@ -58,6 +63,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.k = getattr(args, "k", DEFAULT_K)
     args.follow_links = getattr(args, "follow_links", False)
+    args.reload_interval = getattr(args, "reload_interval", DEFAULT_INTERVAL_SECONDS)
+    if args.reload_interval < 0:
+        parser.error(f"--reload-interval 不能为负数,收到 {args.reload_interval:g}")
     args.conversation = getattr(args, "conversation", False)
     if not 1 <= args.k <= MAX_K:
         parser.error(f"--k 应为 1 到 {MAX_K} 之间的整数,收到 {args.k}")
@@ -126,7 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         # Follow-ups in the REPL by default; a piped batch treats each line alone unless asked.
         session.conversation = retriever.conversation()
     if is_interactive():
-        return run_interactive(session, history_file())
+        session.reloader = watch(retriever, args.reload_interval, session.notice_changes)
+        try:
+            return run_interactive(session, history_file())
+        finally:
+            session.reloader.stop()
     # A byte that is not UTF-8 in a piped line must not end the batch.
     if hasattr(sys.stdin, "reconfigure"):
         sys.stdin.reconfigure(errors="replace")

@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.text import Text
 
 from bot import render
-from retrieval import DEFAULT_K, Answer, Conversation, QuestionError, RetrievalError, Retriever
+from bot.reloading import Reloader, describe
+from retrieval import DEFAULT_K, Answer, Changes, Conversation, QuestionError, RetrievalError, Retriever
 from retrieval.text import replace_surrogates
 
 HELP = """命令:
@@ -27,6 +28,7 @@ HELP = """命令:
   :full N           第 N 段所在的整段原文及前后各一段
   :sources          文档列表(标题、来源、日期、段落数)
   :new              重新开始(不再把下一个问题当作追问)
+  :reload           立即检查文档目录的变化(平时每隔几秒自动检查)
   :help             显示本帮助
   :quit             退出(也可以按 Ctrl-D);Ctrl-C 清空当前输入"""
 
@@ -54,12 +56,20 @@ class Session:
     answer: Answer | None = None
     numbered: list = field(default_factory=list)  # every hit printed for the last question, in order
     conversation: Conversation | None = None  # set: follow-up questions are resolved against earlier turns
+    reloader: Reloader | None = None  # set: the folder is watched, and :reload checks it now
+    notices: list[str] = field(default_factory=list)  # what changed in the folder, told before the next answer
+
+    def notice_changes(self, changes: Changes) -> None:
+        """Called from the reload thread: remembered, told at the next line (never in the middle of the prompt)."""
+        self.notices.append(f"文档已更新: {describe(changes)}")
 
     # -- one line -----------------------------------------------------------
 
     def handle(self, line: str) -> bool:
         """Act on one line; False when the person asked to quit."""
         line = clean_input(line)
+        while self.notices:
+            self.say(self.notices.pop(0), style="dim")
         if not line:
             self.say("请输入问题,或输入 :help 查看命令。")
             return True
@@ -103,10 +113,27 @@ class Session:
             self.sources()
         elif name == "new":
             self.new()
+        elif name == "reload":
+            self.reload()
         else:
             self.say(f"未知命令 :{name}", style="red")
             self.say(HELP.format(k=self.k))
         return True
+
+    def reload(self) -> None:
+        if self.reloader is None:
+            self.say("这个会话没有关联文档目录,无法重新载入。", style="red")
+            return
+        try:
+            changes = self.reloader.check()
+        except RetrievalError as error:
+            self.say(f"索引更新失败,继续使用原索引: {error}", style="red")
+            return
+        self.notices.clear()
+        if changes:
+            self.say(f"文档已更新: {describe(changes)}。现有 {len(self.retriever.documents)} 篇文档。")
+        else:
+            self.say("文档目录没有变化。")
 
     def new(self) -> None:
         if self.conversation is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -46,7 +46,7 @@ _DATE_LIKE = re.compile(r"\d{4}\s*[-/.年]|\d{1,2}\s*月|\d{1,2}\s*日|[去今�
 _NUMBER_LIKE = re.compile(r"\d|[一二三四五六七八九十百千两几][十百千万亿]*[万亿%元倍成股年次位人家]|百分之")
 
 
-def known_words(words: Sequence[str], lookup_many: Callable[[Sequence[str]], Sequence[int]]) -> frozenset[str]:
+def known_words(words: Sequence[str], lookup_many: Callable[[Sequence[str]], Iterable[int]]) -> frozenset[str]:
     """The words `is_known` accepts, found with one vectorized lookup of the index's terms."""
     bigrams = {w: [w[i : i + 2] for i in range(len(w) - 1)] if len(w) >= 2 and has_cjk(w) else [] for w in words}
     candidates = list(dict.fromkeys([*words, *(b for pairs in bigrams.values() for b in pairs)]))

@@ -54,7 +54,7 @@ class Lexicon:
         substring of length L is missing has no longer entry either.
         """
         found: dict[str, int] = {}
-        alive = range(len(text))
+        alive: list[int] = list(range(len(text)))
         length = 1
         while alive and length <= self.longest:
             candidates = [(k, text[k : k + length]) for k in alive if k + length <= len(text)]

@@ -181,6 +181,11 @@ class Retriever:
         return self._state.opened.status
 
     @property
+    def changes(self) -> Changes:
+        """What the last update found changed in the folder (empty for a build or a load)."""
+        return self._state.opened.changes
+
+    @property
     def skipped(self) -> tuple[Skipped, ...]:
         return tuple(self._state.opened.skipped)
 

@@ -704,7 +704,8 @@ def open_folder(
                     if on_rebuild is not None:
                         on_rebuild(IndexStatus.REBUILT_CHANGED)
                     try:
-                        opened.verification and opened.verification.wait()
+                        if opened.verification is not None:
+                            opened.verification.wait()
                     except IndexFileError as error:
                         log.warning("%s 正在重建索引。", error)
                         status = IndexStatus.REBUILT_DAMAGED
