@@ -36,12 +36,12 @@ class Lexicon:
 
     @classmethod
     def from_frequencies(cls, frequencies: dict[str, int], total: int) -> Lexicon:
-        words = [w for w in frequencies if w and "\x00" not in w]
-        encoded = np.array([w.encode("utf-8") for w in words])
-        order = np.argsort(encoded, kind="stable")
+        # Code point order is UTF-8 byte order, the order the array is searched in.
+        words = sorted(w for w in frequencies if w and "\x00" not in w)
+        keys = np.array([w.encode("utf-8") for w in words]) if words else np.zeros(0, dtype="S1")
         values = np.array([frequencies[w] for w in words], dtype=np.int64)
         longest = max((len(w) for w in words), default=0)
-        return cls(encoded[order], values[order], int(total), longest)
+        return cls(keys, values, int(total), longest)
 
     def frequency(self, word: str) -> int | None:
         """The entry's frequency (0 for a bare prefix), or None when the dictionary lacks it."""
