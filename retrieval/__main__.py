@@ -90,6 +90,7 @@ def _info(folder: Path, index_dir: Path, analyzer) -> int:
     print(terminal_safe(f"索引位置: {display_name(str(index_dir))}"))
     try:
         loaded = store.load(index_dir, analyzer)
+        loaded.verification.wait()  # info reports a damaged array, never "fresh"
     except RetrievalError as error:
         print(terminal_safe(f"状态: 不可用 ({error})"))
         return 1
