@@ -61,6 +61,14 @@ def postings_from_rows(term_ids: np.ndarray, counts: np.ndarray, row_ptr: np.nda
     return Postings(columns.indptr.astype(np.int64), columns.indices.astype(np.int32, copy=False), columns.data)
 
 
+def _terms_of(indptr: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """The term of each posting in lo..hi (postings are grouped by term, in order)."""
+    first = int(np.searchsorted(indptr, lo, side="right")) - 1
+    last = int(np.searchsorted(indptr, hi - 1, side="right")) - 1
+    bounds = np.clip(indptr[first : last + 2], lo, hi)
+    return np.repeat(np.arange(first, last + 1, dtype=np.int64), np.diff(bounds))
+
+
 class BM25Index:
     """BM25 scores from precomputed per-term weights, with a fixed tie order."""
 
@@ -95,7 +103,10 @@ class BM25Index:
         # rank-bm25 takes avgdl as a Python sum over ints divided by the count.
         average = int(lengths.sum()) / size if size else 0.0
         frequencies = np.diff(postings.indptr)
-        idf = np.array([idf_of(df, size) for df in frequencies.tolist()], dtype=np.float64)
+        # math.log (rank-bm25's) once per distinct document frequency: a few thousand
+        # values however large the vocabulary, and the same bits as term by term.
+        distinct, inverse = np.unique(frequencies, return_inverse=True)
+        idf = np.array([idf_of(df, size) for df in distinct.tolist()], dtype=np.float64)[inverse.reshape(-1)]
         # The same float64 expression as rank-bm25, element for element, computed a
         # slice of postings at a time so that no temporary is as large as the index.
         # A collection with no terms at all (stopwords only) has nothing to weigh.
@@ -106,7 +117,7 @@ class BM25Index:
         weights = np.empty(nnz, dtype=np.float64)
         for lo in range(0, nnz, WEIGHT_CHUNK):
             hi = min(lo + WEIGHT_CHUNK, nnz)
-            terms = np.searchsorted(postings.indptr, np.arange(lo, hi), side="right") - 1
+            terms = _terms_of(postings.indptr, lo, hi)
             tf = postings.counts[lo:hi].astype(np.float64)
             weights[lo:hi] = idf[terms] * (tf * (k1 + 1) / (tf + passage_norm[postings.indices[lo:hi]]))
         return cls(vocabulary, postings.indptr, postings.indices, weights, idf, size, postings.counts, lengths)
