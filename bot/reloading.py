@@ -109,6 +109,7 @@ class Reloader:
 
 def watch(retriever: Retriever, interval: float, on_change: Callable[[Changes], None] | None = None) -> Reloader:
     """A started reloader for a long-running adapter: polling every `interval` seconds (0: never), and on SIGHUP."""
+    retriever.warm_up()
     reloader = Reloader(retriever, interval, on_change)
     reloader.install_signal()
     return reloader.start()

@@ -76,6 +76,7 @@ def _analysed(
     sources: Sequence[SourceText], catalog: dict[str, Metadata], workers: int, analyzer: Analyzer
 ) -> Iterator[AnalysedDocument]:
     global _SOURCES, _CATALOG, _ANALYZER
+    analyzer.prepare(sum(len(s.text) for s in sources))
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         for index, source in enumerate(sources):
             yield analyse(source, catalog.get(source.doc_id), index, analyzer)
@@ -261,7 +262,7 @@ def _merge_vocabulary(
     missing = [t for t, i in zip(new_terms, known.tolist()) if i < 0]
     places = old.insertion_points(missing)  # non-decreasing, as `missing` is sorted
     old_ids = np.arange(len(old), dtype=np.int64)
-    old_to_merged = old_ids + np.searchsorted(places, old_ids, side="right")
+    old_to_merged = (old_ids + np.searchsorted(places, old_ids, side="right")).astype(np.int32)
     missing_merged = places + np.arange(len(missing), dtype=np.int64)
     new_ids = {t: int(old_to_merged[i]) for t, i in zip(new_terms, known.tolist()) if i >= 0}
     new_ids.update(zip(missing, missing_merged.tolist()))
@@ -325,7 +326,7 @@ def _fresh_segment(document: AnalysedDocument, new_ids: dict[str, int]) -> _Segm
         single_counts=np.array([len(s) for s in document.singles], dtype=np.int64),
         singles=np.array([p for s in document.singles for p in s], dtype=np.int32),
         row_lengths=np.array(row_lengths, dtype=np.int64),
-        term_ids=np.array(term_ids, dtype=np.int64),
+        term_ids=np.array(term_ids, dtype=np.int32),
         counts=np.minimum(np.array(counts, dtype=np.int64), MAX_COUNT).astype(np.uint16),
         lengths=np.array(lengths, dtype=np.int64),
     )
@@ -357,16 +358,16 @@ def _assemble(segments: list[_Segment], old_vocabulary: tuple, merged_size: int,
         _pointers([s.single_counts for s in segments]),
         np.concatenate([s.singles for s in segments] or [np.zeros(0, np.int32)]).astype(np.int32),
     )
-    term_ids = np.concatenate([s.term_ids for s in segments] or [np.zeros(0, np.int64)])
+    term_ids = np.concatenate([s.term_ids for s in segments] or [np.zeros(0, np.int32)])
     counts = np.concatenate([s.counts for s in segments] or [np.zeros(0, np.uint16)]).astype(np.uint16)
     row_ptr = _pointers([s.row_lengths for s in segments])
     lengths = np.concatenate([s.lengths for s in segments] or [np.zeros(0, np.int64)]).astype(np.int64)
     # Drop the terms no passage holds any more, and number the rest in order.
     used = np.zeros(merged_size, dtype=bool)
     used[term_ids] = True
-    final = np.cumsum(used) - 1
+    final = (np.cumsum(used) - 1).astype(np.int32)
     vocabulary = _compact_vocabulary(old_vocabulary, merged_size, merged_parts, used)
-    postings = postings_from_rows(final[term_ids].astype(np.int32), counts, row_ptr, len(vocabulary))
+    postings = postings_from_rows(final[term_ids], counts, row_ptr, len(vocabulary))
     del term_ids, counts, row_ptr
     index = BM25Index.from_postings(vocabulary, postings, lengths)
     empty = [Skipped(r.doc_id, EMPTY_REASON) for r, n in zip(records, np.bincount(passage_doc, minlength=len(records)))
