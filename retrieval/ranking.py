@@ -205,10 +205,12 @@ class IndexBuilder:
         rank[np.asarray(order, dtype=np.int64)] = np.arange(len(terms), dtype=np.int32)
         del inserted, order
         self._ids = {}
-        term_ids = rank[np.frombuffer(self._term_ids, dtype=np.int32)] if len(self._term_ids) else np.zeros(0, np.int32)
-        self._term_ids = array("i")
-        counts = np.frombuffer(self._counts, dtype=np.uint16).copy()
-        self._counts = array("H")
+        # In place, a slice at a time: a second array of every posting would be the build's peak.
+        term_ids = np.frombuffer(self._term_ids, dtype=np.int32) if len(self._term_ids) else np.zeros(0, np.int32)
+        for lo in range(0, len(term_ids), WEIGHT_CHUNK):
+            term_ids[lo : lo + WEIGHT_CHUNK] = rank[term_ids[lo : lo + WEIGHT_CHUNK]]
+        counts = np.frombuffer(self._counts, dtype=np.uint16) if len(self._counts) else np.zeros(0, np.uint16)
+        self._term_ids, self._counts = array("i"), array("H")  # the views above hold the buffers until freed
         row_ptr = np.zeros(len(self._row_lengths) + 1, dtype=np.int64)
         np.cumsum(np.frombuffer(self._row_lengths, dtype=np.int64), out=row_ptr[1:])
         postings = postings_from_rows(term_ids, counts, row_ptr, len(terms))
