@@ -88,7 +88,7 @@ class Reloader:
         changes = self.retriever.reload()
         if changes:
             self.reloads += 1
-            log.warning("文档已更新,索引已切换: %s", describe(changes))
+            log.info("文档已更新,索引已切换: %s", describe(changes))
             if self.on_change is not None:
                 self.on_change(changes)
         return changes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import shutil
 
@@ -30,6 +31,7 @@ def _visible(html_text: str) -> str:
 
 
 async def test_bot_answers_from_a_document_added_while_it_runs(start_fake_api, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="bot.reloading")
     api = start_fake_api(TOKEN)
     folder = tmp_path / "docs"
     shutil.copytree(seeds_folder(), folder)
