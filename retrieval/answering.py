@@ -181,7 +181,7 @@ def make_hits(
     for rank, (index, score) in enumerate(ranked, start=1):
         passage = collection.passage(index)
         record = collection.records[passage.doc_index]
-        text = collection.text_of(passage)
+        text = collection.passage_text(index)
         citation = Citation(record.doc_id, record.title, record.source, record.date, record.url, passage.paragraph)
         singles = collection.passage_singles(index).tolist()
         hits.append(

@@ -43,6 +43,7 @@ class Collection:
         spans: np.ndarray,
         single_ptr: np.ndarray,
         singles: np.ndarray,
+        passage_bytes: np.ndarray,
     ) -> None:
         self.records = records
         self.text_blob = text_blob
@@ -54,36 +55,11 @@ class Collection:
         # Per passage, where jieba cut a one-character content word (normalized text).
         self.single_ptr = single_ptr
         self.singles = singles
+        # Per passage, the UTF-8 byte offsets of its first and last character in its
+        # document's text: a hit decodes its own few hundred bytes, not the document.
+        self.passage_bytes = passage_bytes
         self._view = text_blob.data if text_blob.size else memoryview(b"")
         self.doc_text = lru_cache(maxsize=512)(self._doc_text)
-
-    @classmethod
-    def from_parts(
-        cls, records: list[DocumentRecord], texts: list[str], passages: list[Passage], singles: list[list[int]]
-    ) -> Collection:
-        encoded = [t.encode("utf-8") for t in texts]
-        text_offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-        np.cumsum([len(e) for e in encoded], out=text_offsets[1:])
-        joined = b"".join(encoded)
-        del encoded
-        blob = np.frombuffer(joined, dtype=np.uint8)
-        span_ptr = np.zeros(len(passages) + 1, dtype=np.int64)
-        np.cumsum([len(p.spans) for p in passages], out=span_ptr[1:])
-        spans = np.array([span for p in passages for span in p.spans], dtype=np.int64).reshape(-1, 2)
-        single_ptr = np.zeros(len(singles) + 1, dtype=np.int64)
-        np.cumsum([len(s) for s in singles], out=single_ptr[1:])
-        flat = np.fromiter((p for s in singles for p in s), dtype=np.int32, count=int(single_ptr[-1]))
-        return cls(
-            records,
-            blob,
-            text_offsets,
-            np.array([p.doc_index for p in passages], dtype=np.int32),
-            np.array([p.paragraph for p in passages], dtype=np.int32),
-            span_ptr,
-            spans,
-            single_ptr,
-            flat,
-        )
 
     def __len__(self) -> int:
         """The number of passages."""
@@ -98,7 +74,16 @@ class Collection:
         return Passage(int(self.passage_doc[index]), int(self.passage_paragraph[index]), spans)
 
     def passage_text(self, index: int) -> str:
-        return self.text_of(self.passage(index))
+        """The passage's text, decoded from its own bytes of the blob."""
+        base = int(self.text_offsets[int(self.passage_doc[index])])
+        first, last = self.passage_bytes[index].tolist()
+        region = self._view[base + first : base + last].tobytes().decode("utf-8")
+        lo, hi = int(self.span_ptr[index]), int(self.span_ptr[index + 1])
+        spans = self.spans[lo:hi].tolist()
+        if not spans:
+            return ""
+        start = spans[0][0]
+        return SEPARATOR.join(region[s - start : e - start] for s, e in spans)
 
     def text_of(self, passage: Passage) -> str:
         """The passage's text: its spans of the document, joined."""
@@ -117,3 +102,17 @@ class Collection:
         lo = int(np.searchsorted(self.passage_doc, doc, side="left"))
         hi = int(np.searchsorted(self.passage_doc, doc, side="right"))
         return range(lo, hi)
+
+
+def byte_offsets(text: str, passages: list[Passage]) -> np.ndarray:
+    """(first, last) UTF-8 byte offsets in `text` of each passage's character span, as an (n, 2) int64 array."""
+    if not passages:
+        return np.zeros((0, 2), dtype=np.int64)
+    bounds = np.array([(p.start, p.end) for p in passages], dtype=np.int64)
+    if text.isascii():
+        return bounds
+    points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    widths = 1 + (points >= 0x80).astype(np.int64) + (points >= 0x800) + (points >= 0x10000)
+    cumulative = np.zeros(len(points) + 1, dtype=np.int64)
+    np.cumsum(widths, out=cumulative[1:])
+    return cumulative[bounds]

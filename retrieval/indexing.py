@@ -19,7 +19,7 @@ import numpy as np
 
 from retrieval.analysis import Analyzer
 from retrieval.chunking import Passage, chunk
-from retrieval.collection import Collection, DocumentRecord
+from retrieval.collection import Collection, DocumentRecord, byte_offsets
 from retrieval.documents import build_document
 from retrieval.loading import Skipped, SourceText
 from retrieval.metadata import Metadata
@@ -123,6 +123,7 @@ def build_index(
     text_lengths = array("q")
     passage_doc, paragraphs, span_counts, spans = array("i"), array("i"), array("q"), array("q")
     single_counts, singles = array("q"), array("i")
+    passage_bytes = array("q")
     builder = IndexBuilder()
     empty: list[Skipped] = []
     analysed = _analysed(sources, catalog, workers, analyzer)
@@ -136,6 +137,7 @@ def build_index(
         encoded = document.text.encode("utf-8")
         blob += encoded
         text_lengths.append(len(encoded))
+        passage_bytes.extend(byte_offsets(document.text, document.passages).reshape(-1).tolist())
         for passage, positions in zip(document.passages, document.singles):
             passage_doc.append(doc)
             paragraphs.append(passage.paragraph)
@@ -157,8 +159,9 @@ def build_index(
         np.frombuffer(spans, dtype=np.int64).reshape(-1, 2).copy(),
         _pointer(single_counts),
         np.frombuffer(singles, dtype=np.int32).copy(),
+        np.frombuffer(passage_bytes, dtype=np.int64).reshape(-1, 2).copy(),
     )
-    del passage_doc, paragraphs, span_counts, spans, single_counts, singles
+    del passage_doc, paragraphs, span_counts, spans, single_counts, singles, passage_bytes
     return BuiltIndex(collection, builder.finish(), empty)
 
 
@@ -193,6 +196,7 @@ class _Segment:
     spans: np.ndarray
     single_counts: np.ndarray
     singles: np.ndarray
+    passage_bytes: np.ndarray
     row_lengths: np.ndarray  # distinct terms per passage
     term_ids: np.ndarray  # final term ids
     counts: np.ndarray
@@ -296,6 +300,7 @@ def _kept_segment(
         spans=np.asarray(collection.spans[s0:s1]),
         single_counts=np.diff(np.asarray(collection.single_ptr[lo : hi + 1])),
         singles=np.asarray(collection.singles[g0:g1]),
+        passage_bytes=np.asarray(collection.passage_bytes[lo:hi]),
         row_lengths=np.diff(row_ptr[lo : hi + 1]),
         term_ids=old_to_merged[term_ids[r0:r1]],
         counts=counts[r0:r1],
@@ -325,6 +330,7 @@ def _fresh_segment(document: AnalysedDocument, new_ids: dict[str, int]) -> _Segm
         spans=np.array(spans, dtype=np.int64).reshape(-1, 2),
         single_counts=np.array([len(s) for s in document.singles], dtype=np.int64),
         singles=np.array([p for s in document.singles for p in s], dtype=np.int32),
+        passage_bytes=byte_offsets(document.text, document.passages),
         row_lengths=np.array(row_lengths, dtype=np.int64),
         term_ids=np.array(term_ids, dtype=np.int32),
         counts=np.minimum(np.array(counts, dtype=np.int64), MAX_COUNT).astype(np.uint16),
@@ -357,6 +363,9 @@ def _assemble(segments: list[_Segment], old_vocabulary: tuple, merged_size: int,
         np.concatenate([s.spans for s in segments] or [np.zeros((0, 2), np.int64)]).astype(np.int64).reshape(-1, 2),
         _pointers([s.single_counts for s in segments]),
         np.concatenate([s.singles for s in segments] or [np.zeros(0, np.int32)]).astype(np.int32),
+        np.concatenate([s.passage_bytes for s in segments] or [np.zeros((0, 2), np.int64)])
+        .astype(np.int64)
+        .reshape(-1, 2),
     )
     term_ids = np.concatenate([s.term_ids for s in segments] or [np.zeros(0, np.int32)])
     counts = np.concatenate([s.counts for s in segments] or [np.zeros(0, np.uint16)]).astype(np.uint16)

@@ -73,6 +73,7 @@ _ARRAYS = (
     "spans",
     "single_ptr",
     "singles",
+    "passage_bytes",
     "vocabulary_blob",
     "vocabulary_offsets",
     "vocabulary_keys",
@@ -271,6 +272,7 @@ def save(
         "spans": collection.spans,
         "single_ptr": collection.single_ptr,
         "singles": collection.singles,
+        "passage_bytes": collection.passage_bytes,
         "vocabulary_blob": index.vocabulary.blob,
         "vocabulary_offsets": index.vocabulary.offsets,
         "vocabulary_keys": index.vocabulary.keys,
@@ -473,6 +475,7 @@ def _load_generation(directory: Path, analyzer: Analyzer) -> LoadedIndex:
         arrays["spans"],
         arrays["single_ptr"],
         arrays["singles"],
+        arrays["passage_bytes"],
     )
     vocabulary = Vocabulary(arrays["vocabulary_blob"], arrays["vocabulary_offsets"], arrays["vocabulary_keys"])
     index = BM25Index(
@@ -506,6 +509,7 @@ def _check_shapes(directory: Path, a: dict[str, np.ndarray], documents: int, pas
         len(a["passage_doc"]) == passages == len(a["passage_paragraph"]),
         len(a["span_ptr"]) == passages + 1 and int(a["span_ptr"][-1]) == len(a["spans"]),
         len(a["single_ptr"]) == passages + 1 and int(a["single_ptr"][-1]) == len(a["singles"]),
+        a["passage_bytes"].shape == (passages, 2),
         len(a["vocabulary_offsets"]) == terms + 1 and int(a["vocabulary_offsets"][-1]) == len(a["vocabulary_blob"]),
         len(a["vocabulary_keys"]) == terms and len(a["general_keys"]) == len(a["general_values"]),
         len(a["indptr"]) == terms + 1 and int(a["indptr"][-1]) == nnz == len(a["weights"]) == len(a["counts"]),

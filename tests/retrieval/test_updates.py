@@ -17,7 +17,7 @@ from retrieval.analysis import Analyzer, PassageTerms
 from retrieval.seeds import seeds_folder
 
 COLLECTION_ARRAYS = ("text_blob", "text_offsets", "passage_doc", "passage_paragraph", "span_ptr", "spans",
-                     "single_ptr", "singles")
+                     "single_ptr", "singles", "passage_bytes")
 INDEX_ARRAYS = ("indptr", "indices", "weights", "idf_values", "counts", "lengths")
 VOCABULARY_ARRAYS = ("blob", "offsets", "keys")
 
@@ -182,3 +182,15 @@ def test_index_command_reports_what_changed(folder, tmp_path):
     assert "新增 1 个: 005_new.txt" in second.stdout
     assert "删除 1 个: 000_439763a88c0ed7a9.txt" in second.stdout
     assert "重新分词 1 篇" in second.stdout
+
+
+def test_a_passage_decoded_from_its_own_bytes_is_the_documents_text(seeds):
+    mixed = Retriever.from_texts(
+        ["ASCII only paragraph one.\n\nASCII paragraph two, longer than the first one.",
+         "表情😀与汉字混排的一段。\n\n第二段有𠀀这样的扩展字和 English words。\n\n第三段。"],
+        ids=["a", "b"],
+    )
+    for retriever in (seeds, mixed):
+        collection = retriever._state.opened.collection
+        for index in range(len(collection)):
+            assert collection.passage_text(index) == collection.text_of(collection.passage(index)), index
