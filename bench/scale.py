@@ -1,7 +1,7 @@
 """Index at scale: build, memory, save/load and query speed, beside rank_bm25 and bm25s.
 
     pip install bm25s    # the comparison only; not a dependency of the project
-    python bench/scale.py --shared ../shared [--sizes 10000 100000 1000000] [--queries 200]
+    python bench/scale.py --shared ../shared [--sizes 10000 100000 1000000] [--queries 200] [--no-reference]
 
 Synthetic collections are made from the CMRC 2018 and DRCD paragraphs of
 `--shared`/data: their sentences recombined (fixed seed) into passages of 2-5
@@ -10,7 +10,13 @@ size runs in fresh child processes, so peak RSS is that size's own:
 
 - ours: `Retriever(folder, index_dir=...)` builds (both cores) and saves; a
   second process loads the saved index (including the check that the folder is
-  unchanged); queries time `BM25Index.top(terms, 10)`.
+  unchanged; the arrays' checksums are then verified in a background thread,
+  timed apart), and times, over the same questions: the ranking alone
+  (`BM25Index.top(terms, 10)` on analysed terms), `ranking(question)` and
+  `ask(question, k=5)` end to end (analysis, ranking, hits with highlights, best
+  sentence, abstention) and `search(k=10)`; a third adds one 50-passage file to
+  the folder and times the update of the saved index (load, analyse the new file,
+  recompute the weights, save), against the full build of the same run.
 - rank_bm25: the reference scorer over the same passage terms (10k and 100k).
 - bm25s: built from the same terms where it fits in memory; at 1M its index is
   our weight matrix handed to it (its own build keeps Python lists of every
