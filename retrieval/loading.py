@@ -72,6 +72,7 @@ class FileStamp:
 class ListedFile:
     doc_id: str
     path: Path
+    info: os.stat_result | None = None  # as the walk found it: stamping needs no second stat
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,7 @@ def list_documents(folder: Path, follow_links: bool = False) -> tuple[list[Liste
                     skipped.append(Skipped(doc_id, f"与 {first} 是同一个文件"))
                     continue
                 seen_files[_inode(info)] = doc_id
-                found.append(ListedFile(doc_id, Path(entry.path)))
+                found.append(ListedFile(doc_id, Path(entry.path), info))
 
     walk(folder, "")
     found.sort(key=lambda f: f.doc_id)
@@ -225,10 +226,12 @@ def digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def stamp_file(name: str, path: Path, known: dict[str, FileStamp] | None = None) -> FileStamp:
+def stamp_file(
+    name: str, path: Path, known: dict[str, FileStamp] | None = None, info: os.stat_result | None = None
+) -> FileStamp:
     """A file's stamp; its digest reused from `known` when size and time match (as git and make do)."""
     try:
-        info = path.stat()
+        info = info or path.stat()
         previous = (known or {}).get(name)
         if previous and previous.size == info.st_size and previous.mtime_ns == info.st_mtime_ns:
             return previous
@@ -243,7 +246,7 @@ def folder_stamps(
 ) -> list[FileStamp]:
     """Stamps of the documents and catalog of `folder`, as an index records them."""
     listed, skipped = list_documents(folder, follow_links)
-    stamps = [stamp_file(f.doc_id, f.path, known) for f in listed]
+    stamps = [stamp_file(f.doc_id, f.path, known, f.info) for f in listed]
     stamps += [FileStamp(s.doc_id, -1, -1, "!" + s.reason) for s in skipped]
     stamps.append(stamp_file(CATALOG_NAME, folder / CATALOG_NAME, known))
     return sorted(stamps, key=lambda s: s.name)
