@@ -21,7 +21,7 @@ from bot import render
 from bot.opening import history_file, open_retriever
 from bot.reloading import DEFAULT_INTERVAL_SECONDS, watch
 from bot.repl import MAX_K, Session, is_interactive, run_batch, run_interactive
-from retrieval import DEFAULT_K, CorpusError, IndexStatus, QuestionError, RetrievalError, Retriever
+from retrieval import DEFAULT_K, BackendError, CorpusError, IndexStatus, QuestionError, RetrievalError, Retriever
 from retrieval.loading import ESCAPING_LINK
 from retrieval.text import terminal_safe
 
@@ -35,6 +35,11 @@ def _common() -> argparse.ArgumentParser:
         "--follow-links", action="store_true", default=argparse.SUPPRESS, help="跟随指向文档目录之外的链接"
     )
     common.add_argument("--k", type=int, default=argparse.SUPPRESS, help=f"每次显示的段落数(默认 {DEFAULT_K})")
+    # Answer from a collection pushed to OpenSearch (python -m retrieval push) instead of a folder.
+    common.add_argument("--opensearch", metavar="URL", default=argparse.SUPPRESS, help="从 OpenSearch 集群检索")
+    common.add_argument(
+        "--opensearch-index", metavar="NAME", default=argparse.SUPPRESS, help="OpenSearch 中的别名(默认 zhdocqa)"
+    )
     common.add_argument(
         "--reload-interval", type=float, metavar="SECONDS", default=argparse.SUPPRESS,
         help=f"每隔多少秒检查文档目录的变化并更新索引(默认 {DEFAULT_INTERVAL_SECONDS:g};0 表示只在 SIGHUP 时检查)",
@@ -67,6 +72,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.reload_interval < 0:
         parser.error(f"--reload-interval 不能为负数,收到 {args.reload_interval:g}")
     args.conversation = getattr(args, "conversation", False)
+    args.opensearch = getattr(args, "opensearch", None)
+    args.opensearch_index = getattr(args, "opensearch_index", "zhdocqa")
+    if args.opensearch and args.corpus:
+        parser.error("--corpus 和 --opensearch 只能选一个")
     if not 1 <= args.k <= MAX_K:
         parser.error(f"--k 应为 1 到 {MAX_K} 之间的整数,收到 {args.k}")
     return args
@@ -119,7 +128,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return telegram_cli.run(args)
     try:
-        retriever = open_retriever(args.corpus, follow_links=args.follow_links)
+        retriever = open_retriever(
+            args.corpus, follow_links=args.follow_links, opensearch=args.opensearch,
+            opensearch_index=args.opensearch_index,
+        )
     except CorpusError as error:
         print(terminal_safe(f"错误: {error}") + "(用 --corpus DIR 指定文档目录)", file=sys.stderr)
         return 2
@@ -160,7 +172,7 @@ def report_files(retriever: Retriever) -> None:
 def ask_once(retriever: Retriever, question: str, k: int, as_json: bool) -> int:
     try:
         answer = retriever.ask(question, k=k)
-    except QuestionError as error:
+    except (QuestionError, BackendError) as error:  # BackendError: a cluster (--opensearch) failed
         print(terminal_safe(f"错误: {error}"), file=sys.stderr)
         return 2
     if as_json:

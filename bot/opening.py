@@ -14,9 +14,14 @@ from retrieval.seeds import seeds_folder
 from retrieval.store import default_index_dir
 
 
-def open_retriever(corpus: str | None, follow_links: bool = False) -> Retriever:
-    """The retriever over `corpus` (or the seeds), reusing its saved index when fresh."""
+def open_retriever(
+    corpus: str | None, follow_links: bool = False, opensearch: str | None = None, opensearch_index: str = "zhdocqa"
+) -> Retriever:
+    """The retriever over `corpus` (or the seeds), reusing its saved index when fresh;
+    with `opensearch`, the collection pushed to that cluster under the alias `opensearch_index`."""
     root = cache_root(os.environ)
+    if opensearch:
+        return Retriever.from_opensearch(opensearch, index=opensearch_index, analyzer=cached_analyzer(root))
     folder = Path(corpus).expanduser() if corpus else seeds_folder()
     return Retriever(
         folder,

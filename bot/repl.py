@@ -18,7 +18,7 @@ from rich.text import Text
 
 from bot import render
 from bot.reloading import Reloader, describe
-from retrieval import DEFAULT_K, Answer, Changes, Conversation, QuestionError, RetrievalError, Retriever
+from retrieval import DEFAULT_K, Answer, BackendError, Changes, Conversation, QuestionError, RetrievalError, Retriever
 from retrieval.text import replace_surrogates
 
 HELP = """命令:
@@ -67,6 +67,13 @@ class Session:
 
     def handle(self, line: str) -> bool:
         """Act on one line; False when the person asked to quit."""
+        try:
+            return self._handle(line)
+        except BackendError as error:  # a cluster that fails mid-session is one line, not a traceback
+            self.say(f"检索服务出错: {error}", style="red")
+            return True
+
+    def _handle(self, line: str) -> bool:
         line = clean_input(line)
         while self.notices:
             self.say(self.notices.pop(0), style="dim")

@@ -4,6 +4,7 @@
     python -m bot telegram --token ... --base-url http://127.0.0.1:8081
     python -m bot telegram --webhook-url https://example.com/hook --port 8443
     python -m bot telegram --metrics-port 9108     /healthz and /metrics for monitoring
+    python -m bot telegram --opensearch URL        answer from a collection pushed to OpenSearch
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"错误: --metrics-port 应为 0 到 65535 之间的端口号,收到 {args.metrics_port}。", file=sys.stderr)
         return 2
     try:
-        retriever = open_retriever(args.corpus)
+        retriever = open_retriever(args.corpus, opensearch=args.opensearch, opensearch_index=args.opensearch_index)
     except RetrievalError as error:
         print(f"错误: {error}", file=sys.stderr)
         return 2

@@ -6,6 +6,7 @@
 
 from retrieval.conversation import Conversation, FollowUp
 from retrieval.errors import (
+    BackendError,
     CatalogError,
     CorpusError,
     IndexFileError,
@@ -15,6 +16,7 @@ from retrieval.errors import (
     RetrievalError,
 )
 from retrieval.loading import FileNote, Skipped
+from retrieval.ranking import Ranking
 from retrieval.results import DEFAULT_K, Answer, Citation, Hit, IndexStatus, Reason
 from retrieval.retriever import MAX_K, MAX_QUESTION, Context, DocumentInfo, Retriever
 from retrieval.store import Changes
@@ -24,6 +26,7 @@ __all__ = [
     "MAX_K",
     "MAX_QUESTION",
     "Answer",
+    "BackendError",
     "CatalogError",
     "Changes",
     "Citation",
@@ -39,6 +42,7 @@ __all__ = [
     "IndexStatus",
     "ParameterError",
     "QuestionError",
+    "Ranking",
     "Reason",
     "RetrievalError",
     "Retriever",

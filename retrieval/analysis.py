@@ -44,6 +44,7 @@ PIPELINE_FILES = (
     "lexicon.py",
     "vocabulary.py",
     "ranking.py",
+    "lucene_scoring.py",
     "collection.py",
     "general_idf.py",
     "indexing.py",

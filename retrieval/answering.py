@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from retrieval.analysis import Analyzer, AnswerKind, Question
-from retrieval.collection import Collection
+from retrieval.collection import PassageSource
 from retrieval.results import Answer, Citation, Hit, Reason
 from retrieval.text import (
     NOISE,
@@ -174,16 +174,17 @@ def highlight_spans(
 
 
 def make_hits(
-    collection: Collection, ranked: Sequence[tuple[int, float]], question: Question, analyzer: Analyzer
+    collection: PassageSource, ranked: Sequence[tuple[int, float]], question: Question, analyzer: Analyzer
 ) -> list[Hit]:
     """Hits for ranked (passage, score) pairs: text, citation, highlights, rank from 1."""
     hits = []
     for rank, (index, score) in enumerate(ranked, start=1):
         passage = collection.passage(index)
-        record = collection.records[passage.doc_index]
+        record = collection.record(passage.doc_index)
         text = collection.passage_text(index)
         citation = Citation(record.doc_id, record.title, record.source, record.date, record.url, passage.paragraph)
-        singles = collection.passage_singles(index).tolist()
+        stored = collection.passage_singles(index)
+        singles = stored.tolist() if stored is not None else None
         hits.append(
             Hit(
                 text=text,

@@ -8,7 +8,8 @@ Python object per passage.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from typing import Protocol
 
 import numpy as np
 
@@ -27,6 +28,37 @@ class DocumentRecord:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+class PassageSource(Protocol):
+    """What answers are built from: a local Collection, or the passages a cluster returned.
+
+    Passage numbers are the ones a Scorer ranks; documents are numbered in corpus order.
+    """
+
+    def __len__(self) -> int:
+        """The number of passages."""
+        ...
+
+    def passage(self, index: int) -> Passage: ...
+
+    def record(self, doc: int) -> DocumentRecord: ...
+
+    def text_of(self, passage: Passage) -> str: ...
+
+    def passage_text(self, index: int) -> str: ...
+
+    def passage_singles(self, index: int) -> np.ndarray | None:
+        """Where the index saw one-character words in the passage (normalized text); None when unknown."""
+        ...
+
+    def listing(self) -> list[tuple[DocumentRecord, int]]:
+        """The documents that have passages, in corpus order, with their passage counts."""
+        ...
+
+    def nearby(self, doc_id: str, paragraph: int, around: int) -> list[int]:
+        """The passages of document `doc_id` within `around` paragraphs of `paragraph`, in order."""
+        ...
 
 
 class Collection:
@@ -93,6 +125,25 @@ class Collection:
     def passage_singles(self, index: int) -> np.ndarray:
         """Where the passage's one-character content words stand in its normalized text."""
         return self.singles[self.single_ptr[index] : self.single_ptr[index + 1]]
+
+    def record(self, doc: int) -> DocumentRecord:
+        return self.records[doc]
+
+    def listing(self) -> list[tuple[DocumentRecord, int]]:
+        counts = self.passage_counts()
+        return [(r, int(counts[i])) for i, r in enumerate(self.records) if counts[i]]
+
+    @cached_property
+    def _doc_numbers(self) -> dict[str, int]:
+        return {record.doc_id: i for i, record in enumerate(self.records)}
+
+    def nearby(self, doc_id: str, paragraph: int, around: int) -> list[int]:
+        """Raises KeyError for a doc_id the collection does not hold."""
+        return [
+            index
+            for index in self.doc_passages(self._doc_numbers[doc_id])
+            if abs(int(self.passage_paragraph[index]) - paragraph) <= around
+        ]
 
     def passage_counts(self) -> np.ndarray:
         return np.bincount(self.passage_doc, minlength=len(self.records))

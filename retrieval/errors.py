@@ -33,3 +33,11 @@ class QuestionError(RetrievalError):
 
 class IndexVersionError(IndexFileError):
     """A saved index was built by other code (format, analyzer or parameters)."""
+
+
+class IndexRankingError(IndexVersionError):
+    """A saved index was built for another ranking mode (issue 14)."""
+
+
+class BackendError(RetrievalError):
+    """The OpenSearch cluster could not be reached, refused us, or failed (issue 14)."""

@@ -3,6 +3,7 @@
     python -m retrieval.evaluate --shared ../shared            # both
     python -m retrieval.evaluate --shared ../shared --only seeds
     python -m retrieval.evaluate --shared ../shared --only benchmark
+    python -m retrieval.evaluate --shared ../shared --ranking lucene   # Lucene/OpenSearch scoring
 
 Seeds: `eval/seed_dev.jsonl` over the bundled seeds (format in eval/README.md):
 Hit@1, Hit@3, Hit@5 and MRR@5 over answerable questions (an abstention counts as
@@ -38,8 +39,8 @@ def _answers(question: dict, doc_id: str, text: str) -> bool:
     return doc_id in docs and any(s in text for s in question["must_contain"])
 
 
-def evaluate_seeds(path: Path, k: int = 5, corpus: Path | None = None) -> list[SeedResult]:
-    retriever = Retriever(corpus or seeds_folder())
+def evaluate_seeds(path: Path, k: int = 5, corpus: Path | None = None, ranking: str = "exact") -> list[SeedResult]:
+    retriever = Retriever(corpus or seeds_folder(), ranking=ranking)
     results = []
     for line in path.read_text("utf-8").splitlines():
         if not line.strip():
@@ -94,10 +95,10 @@ def load_benchmark(data: Path) -> tuple[list[str], list[tuple[str, int, str]]]:
     return paragraphs, questions
 
 
-def evaluate_benchmark(data: Path, depth: int = 10) -> dict[str, dict[str, float]]:
+def evaluate_benchmark(data: Path, depth: int = 10, ranking: str = "exact") -> dict[str, dict[str, float]]:
     paragraphs, questions = load_benchmark(data)
     started = time.perf_counter()
-    retriever = Retriever.from_texts(paragraphs)
+    retriever = Retriever.from_texts(paragraphs, ranking=ranking)
     build_seconds = time.perf_counter() - started
     started = time.perf_counter()
     sums: dict[str, dict[str, float]] = {}
@@ -134,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=("seeds", "benchmark"), help="run one of the two")
     parser.add_argument("--k", type=int, default=5, help="passages per answer for the seed questions (default 5)")
     parser.add_argument("--verbose", action="store_true", help="list each seed question's outcome")
+    parser.add_argument(
+        "--ranking", choices=("exact", "lucene"), default="exact", help="scoring: rank-bm25 (default) or Lucene's"
+    )
     args = parser.parse_args(argv)
     seed_file = args.shared / "eval" / "seed_dev.jsonl"
     data = args.shared / "data"
@@ -141,14 +145,17 @@ def main(argv: list[str] | None = None) -> int:
         if not seed_file.is_file():
             print(f"找不到 {seed_file}:请用 --shared 指定 shared 目录。", file=sys.stderr)
             return 2
-        results = evaluate_seeds(seed_file, args.k)
+        results = evaluate_seeds(seed_file, args.k, ranking=args.ranking)
         if args.verbose:
             for r in results:
                 q = r.question
                 outcome = "abstained" if r.abstained else (f"rank {r.rank}" if r.rank else "miss")
                 print(f"{q['id']} {q['kind']:<24} {'A' if q['answerable'] else 'U'} {outcome:<10} {q['question']}")
         report = seed_report(results, args.k)
-        print(f"seed_dev ({report['answerable']} answerable, {report['unanswerable']} unanswerable, k={args.k})")
+        print(
+            f"seed_dev ({report['answerable']} answerable, {report['unanswerable']} unanswerable, k={args.k},"
+            f" ranking {args.ranking})"
+        )
         print(
             "  Hit@1 {hit@1:.3f}  Hit@3 {hit@3:.3f}  Hit@{k} {hitk:.3f}  MRR@{k} {mrrk:.3f}".format(
                 k=args.k, hitk=report[f"hit@{args.k}"], mrrk=report[f"mrr@{args.k}"], **report
@@ -162,10 +169,10 @@ def main(argv: list[str] | None = None) -> int:
         if not all((data / name).is_file() for name in BENCHMARK_FILES):
             print(f"找不到 {data} 中的 {', '.join(BENCHMARK_FILES)}:请用 --shared 指定 shared 目录。", file=sys.stderr)
             return 2
-        sums = evaluate_benchmark(data)
+        sums = evaluate_benchmark(data, ranking=args.ranking)
         pooled = sums["pooled"]
         print(
-            f"CMRC+DRCD ({pooled['paragraphs']} paragraphs as {pooled['passages']} passages,"
+            f"CMRC+DRCD, ranking {args.ranking} ({pooled['paragraphs']} paragraphs as {pooled['passages']} passages,"
             f" {pooled['questions']} questions; build {pooled['build_s']:.1f} s, {pooled['ms_per_query']:.1f} ms/query)"
         )
         for group in (*BENCHMARK_FILES, "pooled"):

@@ -22,8 +22,9 @@ from retrieval.chunking import Passage, chunk
 from retrieval.collection import Collection, DocumentRecord, byte_offsets
 from retrieval.documents import build_document
 from retrieval.loading import Skipped, SourceText
+from retrieval.lucene_scoring import LocalIndex, finish
 from retrieval.metadata import Metadata
-from retrieval.ranking import MAX_COUNT, BM25Index, IndexBuilder, postings_from_rows
+from retrieval.ranking import MAX_COUNT, IndexBuilder, Ranking, postings_from_rows
 from retrieval.vocabulary import KEY_BYTES, Vocabulary
 
 # Below this many characters a pool costs more than it saves.
@@ -43,6 +44,11 @@ class AnalysedDocument:
     passages: list[Passage]
     terms: list[tuple[str, list[int], int]]  # per passage: joined distinct terms, counts, length
     singles: list[list[int]]  # per passage: where its one-character words stand (normalized text)
+
+    def term_counts(self) -> Iterator[tuple[list[str], list[int]]]:
+        """Per passage: its distinct terms and their counts, in first-seen order."""
+        for joined, counts, _ in self.terms:
+            yield (joined.split(_TERM_SEPARATOR) if joined else []), counts
 
 
 def analyse(source: SourceText, override: Metadata | None, doc_index: int, analyzer: Analyzer) -> AnalysedDocument:
@@ -91,10 +97,27 @@ def _analysed(
         _SOURCES, _CATALOG, _ANALYZER = (), {}, None
 
 
+def analysed_documents(
+    sources: Sequence[SourceText],
+    analyzer: Analyzer,
+    catalog: dict[str, Metadata] | None = None,
+    workers: int | None = None,
+) -> Iterator[AnalysedDocument]:
+    """Each source analysed, in order (in worker processes for a large collection): for exports."""
+    return _analysed(sources, catalog or {}, _workers(sources, workers), analyzer)
+
+
+def _workers(sources: Sequence[SourceText], workers: int | None) -> int:
+    if workers is not None:
+        return workers
+    large = sum(len(s.text) for s in sources) >= PARALLEL_CHARACTERS
+    return (os.cpu_count() or 1) if large else 1
+
+
 @dataclass(frozen=True)
 class BuiltIndex:
     collection: Collection
-    index: BM25Index
+    index: LocalIndex
     empty: list[Skipped]  # documents left with no text once page furniture was removed
 
 
@@ -104,17 +127,17 @@ def build_index(
     catalog: dict[str, Metadata] | None = None,
     workers: int | None = None,
     progress: bool = False,
+    ranking: Ranking = Ranking.EXACT,
 ) -> BuiltIndex:
     """The collection and BM25 index of `sources`.
 
     `workers`: processes for analysis (default: one per core for a large
     collection, none for a small one). `progress`: show a bar on stderr for a
-    build that lasts more than a couple of seconds.
+    build that lasts more than a couple of seconds. `ranking`: the scorer the
+    index is built for ("lucene" scores as Lucene and OpenSearch do).
     """
     catalog = catalog or {}
-    if workers is None:
-        large = sum(len(s.text) for s in sources) >= PARALLEL_CHARACTERS
-        workers = (os.cpu_count() or 1) if large else 1
+    workers = _workers(sources, workers)
     records: list[DocumentRecord] = []
     # The collection's arrays, filled as documents arrive: no Python object per
     # passage and no second copy of the texts (at a million passages those
@@ -162,7 +185,7 @@ def build_index(
         np.frombuffer(passage_bytes, dtype=np.int64).reshape(-1, 2).copy(),
     )
     del passage_doc, paragraphs, span_counts, spans, single_counts, singles, passage_bytes
-    return BuiltIndex(collection, builder.finish(), empty)
+    return BuiltIndex(collection, finish(*builder.finish_postings(), ranking), empty)
 
 
 def _pointer(counts: array) -> np.ndarray:
@@ -205,11 +228,12 @@ class _Segment:
 
 def update_index(
     collection: Collection,
-    index: BM25Index,
+    index: LocalIndex,
     plan: Sequence[int | SourceText],
     analyzer: Analyzer,
     catalog: dict[str, Metadata] | None = None,
     workers: int | None = None,
+    ranking: Ranking = Ranking.EXACT,
 ) -> BuiltIndex:
     """The index of a changed folder, equal array for array to a full build of it.
 
@@ -244,10 +268,10 @@ def update_index(
             run.append(item)
         elif item is not None:
             segments.append(_fresh_segment(next(fresh_iter), new_ids))
-    return _assemble(segments, vocabulary, merged_size, merged_parts)
+    return _assemble(segments, vocabulary, merged_size, merged_parts, ranking)
 
 
-def _passage_rows(index: BM25Index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _passage_rows(index: LocalIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     import scipy.sparse
 
     columns = scipy.sparse.csc_matrix(
@@ -281,7 +305,7 @@ def _merge_vocabulary(
 
 
 def _kept_segment(
-    collection: Collection, index: BM25Index, rows: tuple[np.ndarray, np.ndarray, np.ndarray], first: int, end: int,
+    collection: Collection, index: LocalIndex, rows: tuple[np.ndarray, np.ndarray, np.ndarray], first: int, end: int,
     old_to_merged: np.ndarray,
 ) -> _Segment:
     row_ptr, term_ids, counts = rows
@@ -345,7 +369,9 @@ def _pointers(counts: list[np.ndarray]) -> np.ndarray:
     return pointer
 
 
-def _assemble(segments: list[_Segment], old_vocabulary: tuple, merged_size: int, merged_parts: tuple) -> BuiltIndex:
+def _assemble(
+    segments: list[_Segment], old_vocabulary: tuple, merged_size: int, merged_parts: tuple, ranking: Ranking
+) -> BuiltIndex:
     records = [r for s in segments for r in s.records]
     doc_starts = np.cumsum([0] + [len(s.records) for s in segments])
     passage_doc = np.concatenate(
@@ -378,7 +404,7 @@ def _assemble(segments: list[_Segment], old_vocabulary: tuple, merged_size: int,
     vocabulary = _compact_vocabulary(old_vocabulary, merged_size, merged_parts, used)
     postings = postings_from_rows(final[term_ids], counts, row_ptr, len(vocabulary))
     del term_ids, counts, row_ptr
-    index = BM25Index.from_postings(vocabulary, postings, lengths)
+    index = finish(vocabulary, postings, lengths, ranking)
     empty = [Skipped(r.doc_id, EMPTY_REASON) for r, n in zip(records, np.bincount(passage_doc, minlength=len(records)))
              if n == 0]
     return BuiltIndex(collection, index, empty)

@@ -267,6 +267,30 @@ def check_folder(folder: Path) -> None:
         raise CorpusError(f"无法读取文档目录 {shown}(没有读取权限)。请检查它的权限。")
 
 
+def source_from_bytes(item: ListedFile, data: bytes) -> tuple[SourceText | Skipped, FileNote | None]:
+    """A listed file's bytes decoded, or why it is skipped; and a note when bytes were replaced."""
+    decoded = decode(data)
+    if decoded is None:
+        return Skipped(item.doc_id, "无法识别编码(支持 UTF-8、GB18030、Big5),请转换为 UTF-8"), None
+    note = None
+    if decoded.replaced:
+        shown = "、".join(str(o) for o in decoded.replaced[:LISTED_OFFSETS])
+        more = f" 等 {len(decoded.replaced)} 处" if len(decoded.replaced) > LISTED_OFFSETS else ""
+        note = FileNote(item.doc_id, f"有无效的 UTF-8 字节(字节位置 {shown}{more}),已替换为 �")
+    if not decoded.text.strip():
+        return Skipped(item.doc_id, "文件为空"), note
+    return SourceText(item.doc_id, item.path, replace_surrogates(decoded.text), decoded.encoding), note
+
+
+def read_source(item: ListedFile) -> tuple[SourceText | Skipped, FileNote | None]:
+    """One listed file read and decoded, as `read_folder` reads it (distributed builds read files one by one)."""
+    try:
+        data = item.path.read_bytes()
+    except OSError as error:
+        return Skipped(item.doc_id, os_reason(error)), None
+    return source_from_bytes(item, data)
+
+
 def read_folder(
     folder: str | Path, follow_links: bool = False, stamped: bool = True, known: dict[str, FileStamp] | None = None
 ) -> FolderText:
@@ -301,18 +325,13 @@ def read_folder(
             continue
         if stamped:
             stamps.append(FileStamp(item.doc_id, info.st_size, info.st_mtime_ns, digest(data)))
-        decoded = decode(data)
-        if decoded is None:
-            skipped.append(Skipped(item.doc_id, "无法识别编码(支持 UTF-8、GB18030、Big5),请转换为 UTF-8"))
-            continue
-        if decoded.replaced:
-            shown = "、".join(str(o) for o in decoded.replaced[:LISTED_OFFSETS])
-            more = f" 等 {len(decoded.replaced)} 处" if len(decoded.replaced) > LISTED_OFFSETS else ""
-            notes.append(FileNote(item.doc_id, f"有无效的 UTF-8 字节(字节位置 {shown}{more}),已替换为 �"))
-        if not decoded.text.strip():
-            skipped.append(Skipped(item.doc_id, "文件为空"))
-            continue
-        texts.append(SourceText(item.doc_id, item.path, replace_surrogates(decoded.text), decoded.encoding))
+        source, note = source_from_bytes(item, data)
+        if note is not None:
+            notes.append(note)
+        if isinstance(source, SourceText):
+            texts.append(source)
+        else:
+            skipped.append(source)
     if stamped:
         stamps.append(stamp_file(CATALOG_NAME, folder / CATALOG_NAME))
     else:

@@ -22,6 +22,8 @@ from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
 
 import numpy as np
 
@@ -31,6 +33,25 @@ K1 = 1.5
 B = 0.75
 WEIGHT_CHUNK = 1 << 22
 MAX_COUNT = np.iinfo(np.uint16).max
+
+
+class Ranking(StrEnum):
+    """How passages are scored: rank-bm25's float64 BM25 (the default), or Lucene's (lucene_scoring)."""
+
+    EXACT = "exact"
+    LUCENE = "lucene"
+
+
+class Scorer(Protocol):
+    """What answering needs of a ranking: BM25Index, LuceneIndex, or a cluster's search."""
+
+    def top(self, terms: list[str], k: int) -> list[tuple[int, float]]:
+        """Up to `k` (passage, score) pairs, best first, ties by passage order."""
+        ...
+
+    def document_frequency(self, term: str) -> int:
+        """How many passages hold `term`."""
+        ...
 
 
 def idf_of(document_frequency: int, size: int) -> float:
@@ -196,6 +217,10 @@ class IndexBuilder:
         self._lengths.append(length)
 
     def finish(self, k1: float = K1, b: float = B) -> BM25Index:
+        return BM25Index.from_postings(*self.finish_postings(), k1, b)
+
+    def finish_postings(self) -> tuple[Vocabulary, Postings, np.ndarray]:
+        """The sorted vocabulary, term-major postings and passage lengths (for any scorer)."""
         inserted = list(self._ids)  # ids were handed out 0, 1, 2, ... in this order
         order = sort_order(inserted)
         terms = [inserted[i] for i in order]
@@ -216,4 +241,4 @@ class IndexBuilder:
         postings = postings_from_rows(term_ids, counts, row_ptr, len(terms))
         del term_ids, counts, row_ptr
         lengths = np.frombuffer(self._lengths, dtype=np.int64).copy()
-        return BM25Index.from_postings(vocabulary, postings, lengths, k1, b)
+        return vocabulary, postings, lengths

@@ -27,6 +27,8 @@ class IndexStatus(StrEnum):
     REBUILT_ANALYZER = "rebuilt: analyzer changed"
     REBUILT_DAMAGED = "rebuilt: damaged"
     REBUILT_CHANGED = "rebuilt: documents changed"
+    REBUILT_RANKING = "rebuilt: ranking changed"  # the saved index was built for the other ranking mode
+    REMOTE = "remote"  # served by an OpenSearch cluster (Retriever.from_opensearch)
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.analysis import Analyzer, Question, default_analyzer
-from retrieval.answering import COVERAGE_POOL, QuestionWords, abstention, answer, known_words, make_hits
-from retrieval.collection import Collection
+from retrieval.answering import COVERAGE_POOL, QuestionWords, abstention, answer, is_known, known_words, make_hits
+from retrieval.collection import PassageSource
 from retrieval.conversation import Conversation
 from retrieval.errors import CorpusError, IndexFileError, ParameterError, QuestionError
 from retrieval.general_idf import GeneralIdf
 from retrieval.loading import FileNote, Skipped, SourceText
-from retrieval.ranking import BM25Index
+from retrieval.ranking import Ranking, Scorer
 from retrieval.results import DEFAULT_K, Answer, Citation, Hit, IndexStatus, Reason
 from retrieval.seeds import seeds_folder
 from retrieval.store import (
@@ -63,11 +63,10 @@ class _State:
     """Everything a question is answered from: replaced whole by a reload, never changed in place."""
 
     opened: OpenedIndex
-    doc_numbers: dict[str, int]
 
     @classmethod
     def of(cls, opened: OpenedIndex) -> _State:
-        return cls(opened, {record.doc_id: i for i, record in enumerate(opened.collection.records)})
+        return cls(opened)
 
 
 class Retriever:
@@ -80,10 +79,17 @@ class Retriever:
     but this program's index is refused (IndexLocationError), never
     overwritten. Links out of the folder are followed only with `follow_links`;
     `rebuild` builds anew even when the saved index is fresh (replacing it only
-    once the new one is complete).
+    once the new one is complete). `ranking` picks the scorer: "exact"
+    (rank-bm25's BM25, the default) or "lucene" (the scores Lucene and
+    OpenSearch give); a saved index is never reused across modes.
+    `from_opensearch` answers from a collection pushed to an OpenSearch cluster.
 
     The retriever holds one immutable state; `reload()` builds the next one
     while questions are answered from the current one, then swaps it in.
+
+    `_opened` is the hook every other source comes in by: a collection and a
+    scorer already opened (store.OpenedIndex), e.g. a cluster's search and the
+    passages it returns (retrieval.opensearch_backend).
     """
 
     def __init__(
@@ -97,6 +103,7 @@ class Retriever:
         rebuild: bool = False,
         analyzer: Analyzer | None = None,
         on_rebuild: Callable[[IndexStatus], None] | None = None,
+        ranking: str = Ranking.EXACT,
         _opened: OpenedIndex | None = None,
     ) -> None:
         self._analyzer = analyzer or default_analyzer()
@@ -105,6 +112,7 @@ class Retriever:
         self._follow_links = follow_links
         self._lock = threading.RLock()
         if _opened is None:
+            mode = _checked_ranking(ranking)
             path = Path(folder).expanduser() if folder is not None else seeds_folder()
             _opened = open_folder(
                 path,
@@ -115,6 +123,7 @@ class Retriever:
                 follow_links=follow_links,
                 force=rebuild,
                 on_rebuild=on_rebuild,
+                ranking=mode,
             )
             self.folder: Path | None = path
         else:
@@ -142,7 +151,7 @@ class Retriever:
                 log.warning("%s 正在重建索引。", error)
                 opened = open_folder(
                     self.folder, self._analyzer, self._index_dir, workers=self._workers,
-                    follow_links=self._follow_links, force=True,
+                    follow_links=self._follow_links, force=True, ranking=state.opened.ranking,
                 )
                 opened.status = IndexStatus.REBUILT_DAMAGED
             self._state = _State.of(opened)
@@ -202,11 +211,15 @@ class Retriever:
         return tuple(self._state.opened.notes)
 
     @property
-    def _collection(self) -> Collection:
+    def ranking_mode(self) -> Ranking:
+        return self._state.opened.ranking
+
+    @property
+    def _collection(self) -> PassageSource:
         return self._current().opened.collection
 
     @property
-    def _index(self) -> BM25Index:
+    def _index(self) -> Scorer:
         return self._current().opened.index
 
     @property
@@ -220,9 +233,15 @@ class Retriever:
 
     @classmethod
     def from_texts(
-        cls, texts: Iterable[str], ids: Sequence[str] | None = None, *, analyzer: Analyzer | None = None
+        cls,
+        texts: Iterable[str],
+        ids: Sequence[str] | None = None,
+        *,
+        analyzer: Analyzer | None = None,
+        ranking: str = Ranking.EXACT,
     ) -> Retriever:
         """Documents given as strings; doc_id is ids[i], or str(i) without ids."""
+        mode = _checked_ranking(ranking)
         texts = list(texts)
         if any(not isinstance(t, str) for t in texts):
             raise CorpusError("每篇文本都应是字符串。")
@@ -239,16 +258,36 @@ class Retriever:
         if not sources:
             raise CorpusError("没有可检索的文本:请至少提供一篇非空文本。")
         analyzer = analyzer or default_analyzer()
-        return cls(analyzer=analyzer, _opened=build_from_sources(sources, analyzer))
+        return cls(analyzer=analyzer, _opened=build_from_sources(sources, analyzer, ranking=mode))
+
+    @classmethod
+    def from_opensearch(
+        cls,
+        url: str,
+        *,
+        index: str,
+        analyzer: Analyzer | None = None,
+        timeout: float | None = None,
+        client: object | None = None,
+    ) -> Retriever:
+        """The collection `python -m retrieval push` loaded into the cluster at `url`, under the alias `index`.
+
+        Ranks as the "lucene" mode does; raises BackendError when the cluster
+        cannot be reached or holds no such index. Needs the `opensearch` extra.
+        `client`: an opensearch-py client to use instead of connecting to `url`.
+        """
+        from retrieval.opensearch_backend import open_cluster  # only cluster users need the client
+
+        analyzer = analyzer or default_analyzer()
+        opened = open_cluster(url, index, analyzer, timeout=timeout, client=client)
+        return cls(analyzer=analyzer, _opened=opened)
 
     # -- the collection ---------------------------------------------------
 
     @property
     def documents(self) -> tuple[DocumentInfo, ...]:
         """The documents that have passages, numbered from 1."""
-        collection = self._state.opened.collection
-        counts = collection.passage_counts()
-        listed = [(r, int(counts[i])) for i, r in enumerate(collection.records) if counts[i]]
+        listed = self._state.opened.collection.listing()
         return tuple(
             DocumentInfo(n, r.doc_id, r.title, r.source, r.date, r.url, count)
             for n, (r, count) in enumerate(listed, start=1)
@@ -263,15 +302,16 @@ class Retriever:
 
     def context(self, hit: Hit, around: int = 1) -> Context:
         """The whole paragraph of `hit` and up to `around` paragraphs on each side."""
-        state = self._current()
-        collection = state.opened.collection
-        doc = state.doc_numbers.get(hit.citation.doc_id)
+        collection = self._current().opened.collection
         paragraphs: dict[int, list[str]] = {}
         focus = hit.citation.paragraph
-        for index in collection.doc_passages(doc) if doc is not None else ():
-            number = int(collection.passage_paragraph[index])
-            if abs(number - focus) <= around:
-                paragraphs.setdefault(number, []).append(NOISE.sub("", collection.passage_text(index)))
+        try:
+            nearby = collection.nearby(hit.citation.doc_id, focus, around)
+        except KeyError:
+            nearby = []  # the document left the folder after this answer was given
+        for index in nearby:
+            number = collection.passage(index).paragraph
+            paragraphs.setdefault(number, []).append(NOISE.sub("", collection.passage_text(index)))
         return Context(hit.citation, focus, tuple((n, "".join(parts)) for n, parts in sorted(paragraphs.items())))
 
     # -- questions ----------------------------------------------------------
@@ -285,10 +325,10 @@ class Retriever:
         analysed = self._question(question)
         opened = self._current().opened
         ranked = opened.index.top(list(analysed.terms), _checked_k(k))
-        records, passages = opened.collection.records, opened.collection
+        passages = [opened.collection.passage(i) for i, _ in ranked]
         return [
-            (records[int(passages.passage_doc[i])].doc_id, int(passages.passage_paragraph[i]), score)
-            for i, score in ranked
+            (opened.collection.record(p.doc_index).doc_id, p.paragraph, score)
+            for p, (_, score) in zip(passages, ranked)
         ]
 
     def search(self, question: str, k: int = DEFAULT_K) -> list[Hit]:
@@ -310,7 +350,11 @@ class Retriever:
         if not ranked:
             return abstention(analysed, Reason.NO_MATCH, analysed.words)
         words = list(analysed.words)
-        known = known_words(words, index.vocabulary.lookup_many)
+        vocabulary = getattr(index, "vocabulary", None)  # a local index: one lookup for every word
+        if vocabulary is not None:
+            known = known_words(words, vocabulary.lookup_many)
+        else:
+            known = frozenset(w for w in words if is_known(w, index.document_frequency))
         general = opened.general.weights(words)
         weights = QuestionWords(words, known.__contains__, general.__getitem__, self._analyzer.in_dictionary)
         hits = make_hits(collection, ranked[:k], analysed, self._analyzer)
@@ -326,6 +370,15 @@ class Retriever:
         if len(stripped) > MAX_QUESTION:
             raise QuestionError(f"问题太长({len(stripped)} 字),请精简到 {MAX_QUESTION} 字以内。")
         return self._analyzer.question(stripped)
+
+
+def _checked_ranking(value: str) -> Ranking:
+    """`value` as a Ranking; ParameterError naming the choices otherwise."""
+    try:
+        return Ranking(value)
+    except ValueError:
+        choices = ", ".join(r.value for r in Ranking)
+        raise ParameterError(f"未知的评分方式 {value!r}:可选 {choices}。") from None
 
 
 def _checked_k(k: int) -> int:

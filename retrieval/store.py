@@ -33,10 +33,10 @@ import numpy as np
 
 from retrieval import general_idf
 from retrieval.analysis import Analyzer
-from retrieval.collection import Collection, DocumentRecord
-from retrieval.errors import CorpusError, IndexFileError, IndexLocationError, IndexVersionError
+from retrieval.collection import Collection, DocumentRecord, PassageSource
+from retrieval.errors import CorpusError, IndexFileError, IndexLocationError, IndexRankingError, IndexVersionError
 from retrieval.general_idf import GeneralIdf
-from retrieval.indexing import build_index, update_index
+from retrieval.indexing import BuiltIndex, build_index, update_index
 from retrieval.loading import (
     FileNote,
     FileStamp,
@@ -47,8 +47,9 @@ from retrieval.loading import (
     folder_stamps,
     read_folder,
 )
+from retrieval.lucene_scoring import LocalIndex, scorer_class
 from retrieval.metadata import Metadata, read_catalog
-from retrieval.ranking import K1, B, BM25Index
+from retrieval.ranking import K1, B, Ranking, Scorer
 from retrieval.results import IndexStatus
 from retrieval.vocabulary import Vocabulary
 
@@ -252,12 +253,13 @@ class _Lock:
 def save(
     directory: Path,
     collection: Collection,
-    index: BM25Index,
+    index: LocalIndex,
     general: GeneralIdf,
     analyzer: Analyzer,
     stamps: list[FileStamp],
     skipped: list[Skipped],
     notes: list[FileNote],
+    ranking: Ranking = Ranking.EXACT,
     overrides: list[str | None] | None = None,
 ) -> None:
     """Write the index to `directory` as a new generation and switch to it atomically."""
@@ -305,6 +307,7 @@ def save(
             "analyzer": analyzer.fingerprint,
             "k1": K1,
             "b": B,
+            "ranking": str(ranking),  # an index serves only the scorer it was built for
             "passages": len(collection),
             "terms": len(index.vocabulary),
             "documents": [r.to_json() for r in collection.records],
@@ -373,7 +376,7 @@ def remove(directory: Path) -> bool:
 @dataclass
 class LoadedIndex:
     collection: Collection
-    index: BM25Index
+    index: LocalIndex
     general: GeneralIdf
     stamps: list[FileStamp]
     skipped: list[Skipped]
@@ -409,27 +412,33 @@ def read_manifest(directory: Path) -> tuple[dict, Path]:
     return manifest, folder
 
 
-def load(directory: Path, analyzer: Analyzer) -> LoadedIndex:
-    """Open a saved index (memory-mapped). Raises IndexFileError when it is damaged or of another version.
+def load(directory: Path, analyzer: Analyzer, ranking: Ranking = Ranking.EXACT) -> LoadedIndex:
+    """Open a saved index (memory-mapped). Raises IndexFileError when it is damaged or of another version,
+    IndexRankingError (an IndexVersionError) when it was built for another `ranking`.
 
     A writer may switch generations while this reads: a file gone missing
     midway means "read CURRENT again", never "damaged".
     """
     for attempt in range(_LOAD_ATTEMPTS):
         try:
-            return _load_generation(directory, analyzer)
+            return _load_generation(directory, analyzer, ranking)
         except FileNotFoundError:
             if attempt == _LOAD_ATTEMPTS - 1:
                 break
     raise IndexFileError(f"{display_name(str(directory))} 的索引文件不完整,需要重建。")
 
 
-def _load_generation(directory: Path, analyzer: Analyzer) -> LoadedIndex:
+def _load_generation(directory: Path, analyzer: Analyzer, ranking: Ranking) -> LoadedIndex:
     manifest, folder = read_manifest(directory)
     if manifest.get("analyzer") != analyzer.fingerprint:
         raise IndexVersionError(f"{display_name(str(directory))} 的索引由另一版本的分析器建立,需要重建。")
     if manifest.get("k1") != K1 or manifest.get("b") != B:
         raise IndexVersionError(f"{display_name(str(directory))} 的索引使用了不同的 BM25 参数,需要重建。")
+    built_for = manifest.get("ranking", Ranking.EXACT)  # indexes saved before the modes existed are exact
+    if built_for != ranking:
+        raise IndexRankingError(
+            f"{display_name(str(directory))} 的索引按 {built_for} 方式评分建立,现在要求 {ranking},需要重建。"
+        )
     arrays = {}
     maps: dict[str, tuple[Path, mmap.mmap | None]] = {}
     try:
@@ -478,7 +487,8 @@ def _load_generation(directory: Path, analyzer: Analyzer) -> LoadedIndex:
         arrays["passage_bytes"],
     )
     vocabulary = Vocabulary(arrays["vocabulary_blob"], arrays["vocabulary_offsets"], arrays["vocabulary_keys"])
-    index = BM25Index(
+    scorer = scorer_class(ranking)
+    index = scorer(
         vocabulary,
         arrays["indptr"],
         arrays["indices"],
@@ -547,14 +557,19 @@ class Changes:
 
 @dataclass
 class OpenedIndex:
-    """A folder's collection and index, ready to answer from, and where they came from."""
+    """A collection and its ranking, ready to answer from, and where they came from.
 
-    collection: Collection
-    index: BM25Index
+    This is what a Retriever answers from: a folder's saved or built index, or
+    (retrieval.opensearch_backend) a cluster's search and the passages it returns.
+    """
+
+    collection: PassageSource
+    index: Scorer
     general: GeneralIdf
     skipped: list[Skipped]
     notes: list[FileNote]
     status: IndexStatus
+    ranking: Ranking = Ranking.EXACT
     # Checksums still being verified (a loaded large index); None once trusted.
     verification: Verification | None = None
     # What an update needs: the files' stamps and each document's catalog entry.
@@ -577,17 +592,31 @@ def build_from_sources(
     workers: int | None = None,
     progress: bool = False,
     status: IndexStatus = IndexStatus.BUILT,
+    ranking: Ranking = Ranking.EXACT,
 ) -> OpenedIndex:
     """Build the index of decoded texts (nothing saved)."""
     catalog = catalog or {}
-    built = build_index(sources, analyzer, catalog, workers=workers, progress=progress)
-    if len(built.collection) == 0:
-        raise CorpusError("文档中没有可检索的正文(清理掉页面杂项后为空)。")
-    all_skipped = sorted((skipped or []) + built.empty, key=lambda s: s.doc_id)
+    built, all_skipped = _build(sources, analyzer, catalog, skipped, workers, progress, ranking)
     overrides = [_override_key(catalog, r.doc_id) for r in built.collection.records]
     return OpenedIndex(
-        built.collection, built.index, general_idf.from_jieba(), all_skipped, notes or [], status, overrides=overrides
+        built.collection, built.index, general_idf.from_jieba(), all_skipped, notes or [], status, ranking,
+        overrides=overrides,
     )
+
+
+def _build(
+    sources: list[SourceText],
+    analyzer: Analyzer,
+    catalog: dict | None,
+    skipped: list[Skipped] | None,
+    workers: int | None,
+    progress: bool,
+    ranking: Ranking,
+) -> tuple[BuiltIndex, list[Skipped]]:
+    built = build_index(sources, analyzer, catalog or {}, workers=workers, progress=progress, ranking=ranking)
+    if len(built.collection) == 0:
+        raise CorpusError("文档中没有可检索的正文(清理掉页面杂项后为空)。")
+    return built, sorted((skipped or []) + built.empty, key=lambda s: s.doc_id)
 
 
 def update_from(
@@ -604,13 +633,16 @@ def update_from(
     `changes` says what changed (empty when nothing did: then `previous` is
     returned as it is).
     """
-    if previous.stamps is None or previous.overrides is None:
+    if previous.stamps is None or previous.overrides is None or not isinstance(previous.collection, Collection):
         raise ValueError("update_from needs an index built from a folder")
+    collection, index = previous.collection, previous.index
+    if not isinstance(index, LocalIndex):
+        raise ValueError("update_from needs a local index")
     known = {s.name: s for s in previous.stamps}
     texts = read_folder(folder, follow_links, stamped=True, known=known)
     catalog = read_catalog(folder)
     changes = _changes(previous.stamps, texts.stamps)
-    old_docs = {r.doc_id: i for i, r in enumerate(previous.collection.records)}
+    old_docs = {r.doc_id: i for i, r in enumerate(collection.records)}
     fresh = {t.doc_id: t for t in texts.texts}
     digests = {s.name: s.digest for s in texts.stamps}
     old_skipped: dict[str, list[Skipped]] = {}
@@ -634,7 +666,7 @@ def update_from(
             elif previous.overrides[old] == _override_key(catalog, doc_id):
                 plan.append(old)
             else:  # only its catalog entry changed: its text is in the index
-                text = previous.collection.doc_text(old)
+                text = collection.doc_text(old)
                 plan.append(SourceText(doc_id, folder / doc_id, text, "utf-8"))
         else:
             notes.extend(new_notes.get(doc_id, []))
@@ -646,7 +678,7 @@ def update_from(
                 plan.append(fresh[doc_id])
     if not plan:
         raise CorpusError(f"目录 {display_name(str(folder))} 中没有可读取的文档。")
-    built = update_index(previous.collection, previous.index, plan, analyzer, catalog, workers=workers)
+    built = update_index(collection, index, plan, analyzer, catalog, workers=workers, ranking=previous.ranking)
     if len(built.collection) == 0:
         raise CorpusError("文档中没有可检索的正文(清理掉页面杂项后为空)。")
     analysed = sum(1 for item in plan if isinstance(item, SourceText))
@@ -658,6 +690,7 @@ def update_from(
         all_skipped,
         notes,
         IndexStatus.REBUILT_CHANGED,
+        previous.ranking,
         stamps=texts.stamps,
         overrides=[_override_key(catalog, r.doc_id) for r in built.collection.records],
         changes=Changes(changes.added, changes.changed, changes.removed, analysed),
@@ -692,8 +725,9 @@ def open_folder(
     follow_links: bool = False,
     force: bool = False,
     on_rebuild: Callable[[IndexStatus], None] | None = None,
+    ranking: Ranking = Ranking.EXACT,
 ) -> OpenedIndex:
-    """The index of `folder`: loaded from `index_dir` when fresh, updated when files changed, else built.
+    """The index of `folder` for `ranking`: loaded from `index_dir` when fresh, updated when files changed, else built.
 
     An update reads and analyses only the new and changed files (the saved
     index is the cache of every other file's analysis); it is then saved.
@@ -703,9 +737,9 @@ def open_folder(
         check_folder(folder)
         check_location(index_dir, folder)
         if not force and ((index_dir / CURRENT).exists() or (index_dir / MANIFEST).exists()):
-            loaded, status = _try_load(index_dir, analyzer)
+            loaded, status = _try_load(index_dir, analyzer, ranking)
             if loaded is not None:
-                opened = _opened(loaded)
+                opened = _opened(loaded, ranking)
                 if not folder.is_dir() or folder_changed(opened, folder, follow_links):
                     if on_rebuild is not None:
                         on_rebuild(IndexStatus.REBUILT_CHANGED)
@@ -726,7 +760,8 @@ def open_folder(
     texts = read_folder(folder, follow_links, stamped=True)
     catalog = read_catalog(folder)
     opened = build_from_sources(
-        texts.texts, analyzer, catalog, texts.skipped, texts.notes, workers=workers, progress=progress, status=status
+        texts.texts, analyzer, catalog, texts.skipped, texts.notes, workers=workers, progress=progress, status=status,
+        ranking=ranking,
     )
     opened.stamps = texts.stamps
     if index_dir is not None:
@@ -734,7 +769,7 @@ def open_folder(
     return opened
 
 
-def _opened(loaded: LoadedIndex) -> OpenedIndex:
+def _opened(loaded: LoadedIndex, ranking: Ranking) -> OpenedIndex:
     overrides = loaded.manifest.get("overrides")
     if not isinstance(overrides, list) or len(overrides) != len(loaded.collection.records):
         overrides = None
@@ -745,6 +780,7 @@ def _opened(loaded: LoadedIndex) -> OpenedIndex:
         loaded.skipped,
         loaded.notes,
         IndexStatus.LOADED,
+        ranking,
         loaded.verification,
         stamps=loaded.stamps,
         overrides=overrides,
@@ -753,18 +789,23 @@ def _opened(loaded: LoadedIndex) -> OpenedIndex:
 
 def save_opened(index_dir: Path, opened: OpenedIndex, analyzer: Analyzer) -> None:
     """Save an opened index (a failure to write is logged: the index in memory still answers)."""
+    if not isinstance(opened.collection, Collection) or not isinstance(opened.index, LocalIndex):
+        raise ValueError("only a local index can be saved")
     try:
         save(index_dir, opened.collection, opened.index, opened.general, analyzer, opened.stamps or [],
-             opened.skipped, opened.notes, opened.overrides or [])
+             opened.skipped, opened.notes, opened.ranking, opened.overrides or [])
     except IndexLocationError:
         raise
     except OSError as error:
         log.warning("索引无法保存到 %s: %s", display_name(str(index_dir)), error.strerror or error)
 
 
-def _try_load(index_dir: Path, analyzer: Analyzer) -> tuple[LoadedIndex | None, IndexStatus]:
+def _try_load(index_dir: Path, analyzer: Analyzer, ranking: Ranking) -> tuple[LoadedIndex | None, IndexStatus]:
     try:
-        loaded = load(index_dir, analyzer)
+        loaded = load(index_dir, analyzer, ranking)
+    except IndexRankingError as error:
+        log.info("%s", error)
+        return None, IndexStatus.REBUILT_RANKING
     except IndexVersionError as error:
         log.info("%s", error)  # expected after an upgrade: no cause for alarm
         return None, IndexStatus.REBUILT_ANALYZER
