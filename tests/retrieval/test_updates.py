@@ -68,17 +68,19 @@ def folder(tmp_path) -> Path:
     return folder
 
 
-def test_adding_changing_removing_and_a_catalog_entry_equal_a_full_rebuild(folder, tmp_path):
+@pytest.mark.parametrize("ranking", ["exact", "lucene"])
+def test_adding_changing_removing_and_a_catalog_entry_equal_a_full_rebuild(folder, tmp_path, ranking):
     index_dir = tmp_path / "index"
-    Retriever(folder, index_dir=index_dir)
+    Retriever(folder, index_dir=index_dir, ranking=ranking)
     files = sorted(folder.glob("0*.txt"))
     (folder / "005_new.txt").write_text(NEW_ARTICLE, "utf-8")
     files[1].write_text(files[1].read_text("utf-8") + "\n\n阿里巴巴还宣布了一项新的合作计划。\n", "utf-8")
     files[3].unlink()
     (folder / "catalog.toml").write_text(f'["{files[0].name}"]\ntitle = "改过的标题"\n', "utf-8")
     analyzer = CountingAnalyzer()
-    updated = Retriever(folder, index_dir=index_dir, analyzer=analyzer)
+    updated = Retriever(folder, index_dir=index_dir, analyzer=analyzer, ranking=ranking)
     assert updated.index_status == "rebuilt: documents changed"
+    assert updated.ranking_mode == ranking
     changes = updated._state.opened.changes
     assert changes.added == ("005_new.txt",)
     assert set(changes.changed) == {files[1].name, "catalog.toml"}
@@ -88,13 +90,13 @@ def test_adding_changing_removing_and_a_catalog_entry_equal_a_full_rebuild(folde
     analysed = {"005_new.txt", files[1].name, files[0].name}
     assert analyzer.segmented == sum(d.passages for d in updated.documents if d.doc_id in analysed)
     assert analyzer.segmented < len(updated)
-    assert_same_index(updated, Retriever(folder))
+    assert_same_index(updated, Retriever(folder, ranking=ranking))
     assert updated.documents[0].title == "改过的标题"
     assert updated.search("星河量子的创始人是谁", k=1)[0].citation.doc_id == "005_new.txt"
     # Saved: the next start loads it as it is.
-    again = Retriever(folder, index_dir=index_dir)
+    again = Retriever(folder, index_dir=index_dir, ranking=ranking)
     assert again.index_status == "loaded"
-    assert_same_index(again, Retriever(folder))
+    assert_same_index(again, Retriever(folder, ranking=ranking))
 
 
 def test_a_touched_file_is_not_analysed_again(folder, tmp_path):
