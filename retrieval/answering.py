@@ -101,7 +101,9 @@ class QuestionWords:
         self.missing = tuple(w for w in self.words if not known(w))
         self.weights = {w: weight(w) for w in self.words}
         self.total = sum(self.weights.values())
-        self._in_dictionary = in_dictionary
+        # Per word, read once: whether its characters alone earn credit (CJK), and whether only half (listed).
+        self._cjk = {w: has_cjk(w) for w in self.words}
+        self._listed = {w: self._cjk[w] and in_dictionary(w) for w in self.words}
 
     def credit(self, word: str, normalized_text: str) -> float:
         """1 when `word` stands in the text; partial when only its characters do.
@@ -112,10 +114,10 @@ class QuestionWords:
         """
         if word in normalized_text:
             return 1.0
-        if not has_cjk(word):
+        if not self._cjk[word]:
             return 0.0
         present = sum(1 for char in word if char in normalized_text) / len(word)
-        return present if not self._in_dictionary(word) else PARTIAL_CREDIT * present
+        return PARTIAL_CREDIT * present if self._listed[word] else present
 
     def evidence(self, passage_text: str) -> Evidence:
         normalized = folded(passage_text)[0]
