@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import jieba
 
 from retrieval.lexicon import Lexicon
-from retrieval.text import normalize, normalize_with_offsets, replace_surrogates
+from retrieval.text import normalize, normalize_converted, normalize_with_offsets, replace_surrogates
 
 if TYPE_CHECKING:
     import jieba.posseg
@@ -119,6 +119,7 @@ class PassageTerms:
 
     terms: list[str]
     singles: list[int]
+    simplified: bool = False  # the traditional-to-simplified conversion changed nothing
 
 
 class Analyzer:
@@ -272,14 +273,15 @@ class Analyzer:
 
     def passage_terms(self, text: str) -> PassageTerms:
         """The terms a passage is indexed by, and where its one-character content words stand."""
-        words = self.words(normalize(text))
+        normalized, converted = normalize_converted(text)
+        words = self.words(normalized)
         singles = []
         position = 0
         for word in words:
             if len(word) == 1 and self.is_content(word):
                 singles.append(position)
             position += len(word)
-        return PassageTerms(self._terms_from_words(words), singles)
+        return PassageTerms(self._terms_from_words(words), singles, not converted)
 
     def question(self, text: str) -> Question:
         """A question analysed once: normalized, segmented once, its kind read off."""

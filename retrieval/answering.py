@@ -12,7 +12,6 @@ import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 from retrieval.analysis import Analyzer, AnswerKind, Question
 from retrieval.collection import PassageSource
@@ -130,10 +129,22 @@ class QuestionWords:
 # -- hits ---------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=64)
-def folded(text: str) -> tuple[str, list[int]]:
-    """`normalize_with_offsets(text)`, computed once for the few passages an answer reads several times."""
-    return normalize_with_offsets(text)
+_FOLDED: dict[str, tuple[str, list[int]]] = {}
+_FOLDED_KEPT = 256
+
+
+def folded(text: str, simplified: bool = False) -> tuple[str, list[int]]:
+    """`normalize_with_offsets(text)`, computed once for the few passages an answer reads several times.
+
+    `simplified`: the index recorded that the passage needs no conversion (the
+    result is the same, sooner).
+    """
+    found = _FOLDED.get(text)
+    if found is None:
+        if len(_FOLDED) >= _FOLDED_KEPT:
+            _FOLDED.clear()
+        found = _FOLDED[text] = normalize_with_offsets(text, simplified)
+    return found
 
 
 def _normalized_span(text: str, span: Span) -> str:
@@ -143,7 +154,8 @@ def _normalized_span(text: str, span: Span) -> str:
 
 
 def highlight_spans(
-    text: str, words: Sequence[str], analyzer: Analyzer, singles: Sequence[int] | None = None
+    text: str, words: Sequence[str], analyzer: Analyzer, singles: Sequence[int] | None = None,
+    simplified: bool = False,
 ) -> tuple[Span, ...]:
     """Spans of `text` where a word of the question stands, merged and sorted.
 
@@ -154,7 +166,7 @@ def highlight_spans(
     """
     if not words:
         return ()
-    normalized, offsets = folded(text)
+    normalized, offsets = folded(text, simplified)
     spans: list[Span] = []
     one_character = {w for w in words if len(w) == 1}
     for word in words:
@@ -192,7 +204,7 @@ def make_hits(
                 text=text,
                 score=score,
                 citation=citation,
-                highlights=highlight_spans(text, question.words, analyzer, singles),
+                highlights=highlight_spans(text, question.words, analyzer, singles, collection.is_simplified(index)),
                 rank=rank,
                 start=passage.start,
                 end=passage.end,

@@ -52,6 +52,10 @@ class PassageSource(Protocol):
         """Where the index saw one-character words in the passage (normalized text); None when unknown."""
         ...
 
+    def is_simplified(self, index: int) -> bool:
+        """True when the passage is known to need no traditional-to-simplified conversion."""
+        ...
+
     def listing(self) -> list[tuple[DocumentRecord, int]]:
         """The documents that have passages, in corpus order, with their passage counts."""
         ...
@@ -76,6 +80,7 @@ class Collection:
         single_ptr: np.ndarray,
         singles: np.ndarray,
         passage_bytes: np.ndarray,
+        passage_simplified: np.ndarray,
     ) -> None:
         self.records = records
         self.text_blob = text_blob
@@ -90,6 +95,8 @@ class Collection:
         # Per passage, the UTF-8 byte offsets of its first and last character in its
         # document's text: a hit decodes its own few hundred bytes, not the document.
         self.passage_bytes = passage_bytes
+        # Per passage, 1 when normalizing it needed no traditional-to-simplified conversion.
+        self.passage_simplified = passage_simplified
         self._view = text_blob.data if text_blob.size else memoryview(b"")
         self.doc_text = lru_cache(maxsize=512)(self._doc_text)
 
@@ -125,6 +132,10 @@ class Collection:
     def passage_singles(self, index: int) -> np.ndarray:
         """Where the passage's one-character content words stand in its normalized text."""
         return self.singles[self.single_ptr[index] : self.single_ptr[index + 1]]
+
+    def is_simplified(self, index: int) -> bool:
+        """True when the index found the passage needs no traditional-to-simplified conversion."""
+        return bool(self.passage_simplified[index])
 
     def record(self, doc: int) -> DocumentRecord:
         return self.records[doc]

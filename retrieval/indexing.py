@@ -44,6 +44,7 @@ class AnalysedDocument:
     passages: list[Passage]
     terms: list[tuple[str, list[int], int]]  # per passage: joined distinct terms, counts, length
     singles: list[list[int]]  # per passage: where its one-character words stand (normalized text)
+    simplified: list[bool]  # per passage: the traditional-to-simplified conversion changed nothing
 
     def term_counts(self) -> Iterator[tuple[list[str], list[int]]]:
         """Per passage: its distinct terms and their counts, in first-seen order."""
@@ -56,13 +57,15 @@ def analyse(source: SourceText, override: Metadata | None, doc_index: int, analy
     passages = chunk(document, doc_index)
     rows = []
     singles = []
+    simplified = []
     for passage in passages:
         analysed = analyzer.passage_terms(passage.text(document))
         counts = Counter(analysed.terms)
         rows.append((_TERM_SEPARATOR.join(counts), list(counts.values()), len(analysed.terms)))
         singles.append(analysed.singles)
+        simplified.append(analysed.simplified)
     record = DocumentRecord(document.doc_id, document.title, document.source, document.date, document.url)
-    return AnalysedDocument(record, document.text, passages, rows, singles)
+    return AnalysedDocument(record, document.text, passages, rows, singles, simplified)
 
 
 # Set in the parent before forking: workers read the sources from here rather
@@ -147,6 +150,7 @@ def build_index(
     passage_doc, paragraphs, span_counts, spans = array("i"), array("i"), array("q"), array("q")
     single_counts, singles = array("q"), array("i")
     passage_bytes = array("q")
+    simplified = array("B")
     builder = IndexBuilder()
     empty: list[Skipped] = []
     analysed = _analysed(sources, catalog, workers, analyzer)
@@ -161,6 +165,7 @@ def build_index(
         blob += encoded
         text_lengths.append(len(encoded))
         passage_bytes.extend(byte_offsets(document.text, document.passages).reshape(-1).tolist())
+        simplified.extend(document.simplified)
         for passage, positions in zip(document.passages, document.singles):
             passage_doc.append(doc)
             paragraphs.append(passage.paragraph)
@@ -183,8 +188,9 @@ def build_index(
         _pointer(single_counts),
         np.frombuffer(singles, dtype=np.int32).copy(),
         np.frombuffer(passage_bytes, dtype=np.int64).reshape(-1, 2).copy(),
+        np.frombuffer(simplified, dtype=np.uint8).copy() if len(simplified) else np.zeros(0, np.uint8),
     )
-    del passage_doc, paragraphs, span_counts, spans, single_counts, singles, passage_bytes
+    del passage_doc, paragraphs, span_counts, spans, single_counts, singles, passage_bytes, simplified
     return BuiltIndex(collection, finish(*builder.finish_postings(), ranking), empty)
 
 
@@ -220,6 +226,7 @@ class _Segment:
     single_counts: np.ndarray
     singles: np.ndarray
     passage_bytes: np.ndarray
+    simplified: np.ndarray
     row_lengths: np.ndarray  # distinct terms per passage
     term_ids: np.ndarray  # final term ids
     counts: np.ndarray
@@ -325,6 +332,7 @@ def _kept_segment(
         single_counts=np.diff(np.asarray(collection.single_ptr[lo : hi + 1])),
         singles=np.asarray(collection.singles[g0:g1]),
         passage_bytes=np.asarray(collection.passage_bytes[lo:hi]),
+        simplified=np.asarray(collection.passage_simplified[lo:hi]),
         row_lengths=np.diff(row_ptr[lo : hi + 1]),
         term_ids=old_to_merged[term_ids[r0:r1]],
         counts=counts[r0:r1],
@@ -355,6 +363,7 @@ def _fresh_segment(document: AnalysedDocument, new_ids: dict[str, int]) -> _Segm
         single_counts=np.array([len(s) for s in document.singles], dtype=np.int64),
         singles=np.array([p for s in document.singles for p in s], dtype=np.int32),
         passage_bytes=byte_offsets(document.text, document.passages),
+        simplified=np.array(document.simplified, dtype=np.uint8),
         row_lengths=np.array(row_lengths, dtype=np.int64),
         term_ids=np.array(term_ids, dtype=np.int32),
         counts=np.minimum(np.array(counts, dtype=np.int64), MAX_COUNT).astype(np.uint16),
@@ -392,6 +401,7 @@ def _assemble(
         np.concatenate([s.passage_bytes for s in segments] or [np.zeros((0, 2), np.int64)])
         .astype(np.int64)
         .reshape(-1, 2),
+        np.concatenate([s.simplified for s in segments] or [np.zeros(0, np.uint8)]).astype(np.uint8),
     )
     term_ids = np.concatenate([s.term_ids for s in segments] or [np.zeros(0, np.int32)])
     counts = np.concatenate([s.counts for s in segments] or [np.zeros(0, np.uint16)]).astype(np.uint16)

@@ -127,6 +127,9 @@ class ClusterPassages:
         """Not stored in the cluster: highlighting segments the passage itself."""
         return None
 
+    def is_simplified(self, index: int) -> bool:
+        return False  # not recorded in the cluster: convert
+
     def listing(self) -> list[tuple[DocumentRecord, int]]:
         """The first MAX_DOCUMENTS documents (asked once: the REPL and the bot list them often)."""
         if self._listing is None:

@@ -75,6 +75,7 @@ _ARRAYS = (
     "single_ptr",
     "singles",
     "passage_bytes",
+    "passage_simplified",
     "vocabulary_blob",
     "vocabulary_offsets",
     "vocabulary_keys",
@@ -275,6 +276,7 @@ def save(
         "single_ptr": collection.single_ptr,
         "singles": collection.singles,
         "passage_bytes": collection.passage_bytes,
+        "passage_simplified": collection.passage_simplified,
         "vocabulary_blob": index.vocabulary.blob,
         "vocabulary_offsets": index.vocabulary.offsets,
         "vocabulary_keys": index.vocabulary.keys,
@@ -485,6 +487,7 @@ def _load_generation(directory: Path, analyzer: Analyzer, ranking: Ranking) -> L
         arrays["single_ptr"],
         arrays["singles"],
         arrays["passage_bytes"],
+        arrays["passage_simplified"],
     )
     vocabulary = Vocabulary(arrays["vocabulary_blob"], arrays["vocabulary_offsets"], arrays["vocabulary_keys"])
     scorer = scorer_class(ranking)
@@ -520,6 +523,7 @@ def _check_shapes(directory: Path, a: dict[str, np.ndarray], documents: int, pas
         len(a["span_ptr"]) == passages + 1 and int(a["span_ptr"][-1]) == len(a["spans"]),
         len(a["single_ptr"]) == passages + 1 and int(a["single_ptr"][-1]) == len(a["singles"]),
         a["passage_bytes"].shape == (passages, 2),
+        a["passage_simplified"].shape == (passages,),
         len(a["vocabulary_offsets"]) == terms + 1 and int(a["vocabulary_offsets"][-1]) == len(a["vocabulary_blob"]),
         len(a["vocabulary_keys"]) == terms and len(a["general_keys"]) == len(a["general_values"]),
         len(a["indptr"]) == terms + 1 and int(a["indptr"][-1]) == nnz == len(a["weights"]) == len(a["counts"]),

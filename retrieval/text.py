@@ -96,9 +96,15 @@ def noise_spans(text: str) -> list[Span]:
 
 def normalize(text: str) -> str:
     """The normalized form of `text`, used to index and to query."""
+    return normalize_converted(text)[0]
+
+
+def normalize_converted(text: str) -> tuple[str, bool]:
+    """`normalize(text)`, and whether the traditional-to-simplified step changed anything."""
     text = NOISE.sub("", replace_surrogates(text))
     text = unicodedata.normalize("NFKC", text).casefold()
-    return _to_simplified(text)
+    simplified = _to_simplified(text)
+    return simplified, simplified != text
 
 
 class _FoldTable(dict):
@@ -141,12 +147,14 @@ def _fold_one(match: re.Match[str]) -> str:
     return _FOLD[ord(match.group())]
 
 
-def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
+def normalize_with_offsets(text: str, simplified: bool = False) -> tuple[str, list[int]]:
     """`normalize(text)` and, for each of its characters, its index in `text`.
 
     Characters are folded one by one (so that each keeps its offset): one regex
     scan finds the few that folding may change (full-width punctuation, capitals),
-    and only those are looked up, in a table filled on first use.
+    and only those are looked up, in a table filled on first use. `simplified`:
+    the text is known to need no traditional-to-simplified conversion (the index
+    recorded it), so OpenCC is not run.
     """
     text = replace_surrogates(text)
     noise = noise_spans(text)
@@ -170,11 +178,13 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
         offsets = []
         for position, char in zip(kept_positions, kept):
             offsets.extend([position] * len(_FOLD[ord(char)]))
-    simplified = _to_simplified(folded_text)
-    if len(simplified) != len(folded_text):
+    if simplified and folds_alike(folded_text):
+        return folded_text, offsets  # the caller knows the conversion changes nothing here
+    converted = _to_simplified(folded_text)
+    if len(converted) != len(folded_text):
         # A phrase rule changed the length: convert char by char to stay aligned.
-        simplified = "".join(_to_simplified(c) if len(_to_simplified(c)) == 1 else c for c in folded_text)
-    return simplified, offsets
+        converted = "".join(_to_simplified(c) if len(_to_simplified(c)) == 1 else c for c in folded_text)
+    return converted, offsets
 
 
 # -- sentences and lines ------------------------------------------------------------

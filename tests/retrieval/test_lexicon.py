@@ -86,3 +86,14 @@ def test_highlights_from_index_time_positions_equal_a_fresh_segmentation(seeds):
         text = collection.passage_text(index)
         stored = collection.passage_singles(index).tolist()
         assert highlight_spans(text, words, analyzer, stored) == highlight_spans(text, words, analyzer), index
+
+
+def test_passages_recorded_as_simplified_normalize_alike_without_conversion(seeds):
+    from retrieval.text import normalize_with_offsets
+
+    collection = seeds._state.opened.collection
+    flags = [collection.is_simplified(i) for i in range(len(collection))]
+    assert any(flags) and not all(flags)  # the traditional article needs the conversion
+    for index, simplified in enumerate(flags):
+        text = collection.passage_text(index)
+        assert normalize_with_offsets(text, simplified) == normalize_with_offsets(text), index

@@ -17,7 +17,7 @@ from retrieval.analysis import Analyzer, PassageTerms
 from retrieval.seeds import seeds_folder
 
 COLLECTION_ARRAYS = ("text_blob", "text_offsets", "passage_doc", "passage_paragraph", "span_ptr", "spans",
-                     "single_ptr", "singles", "passage_bytes")
+                     "single_ptr", "singles", "passage_bytes", "passage_simplified")
 INDEX_ARRAYS = ("indptr", "indices", "weights", "idf_values", "counts", "lengths")
 VOCABULARY_ARRAYS = ("blob", "offsets", "keys")
 
