@@ -451,7 +451,9 @@ def _load_generation(directory: Path, analyzer: Analyzer, ranking: Ranking) -> L
                 if size != manifest["array_bytes"][name]:
                     raise IndexFileError(f"索引文件 {path} 大小不符(可能被截断),需要重建。")
                 maps[name] = (path, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else None)
-            arrays[name] = np.load(path, mmap_mode="r", allow_pickle=False)
+            # A plain ndarray view of the map: still read from the file on demand, without
+            # np.memmap's cost on every index or slice (a few per hit of an answer).
+            arrays[name] = np.asarray(np.load(path, mmap_mode="r", allow_pickle=False))
         records = [DocumentRecord(**d) for d in manifest["documents"]]
         stamps = [FileStamp(**s) for s in manifest["files"]]
         skipped = [Skipped(**s) for s in manifest["skipped"]]
