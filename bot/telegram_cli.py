@@ -101,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     from telegram.error import InvalidToken, NetworkError, TelegramError
 
     from bot.opening import open_retriever, telegram_state_file
+    from bot.reloading import watch
     from bot.telegram_bot import ALLOWED_UPDATES, build_application
     from bot.telegram_settings import BotSettings
 
@@ -145,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as error:  # the state file cannot be opened
         print(f"错误: {error}", file=sys.stderr)
         return 2
+    reloader = watch(retriever, args.reload_interval)  # new documents are answered from without a restart
     try:
         if args.webhook_url:
             path = urlsplit(args.webhook_url).path.strip("/") or "telegram"
@@ -182,6 +184,8 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    finally:
+        reloader.stop()
     return 0
 
 

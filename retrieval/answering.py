@@ -9,7 +9,8 @@ whether the question hinges on words that occur nowhere in the documents.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from retrieval.analysis import Analyzer, AnswerKind, Question
@@ -18,6 +19,7 @@ from retrieval.results import Answer, Citation, Hit, Reason
 from retrieval.text import (
     NOISE,
     Span,
+    folds_alike,
     has_cjk,
     is_heading,
     merge_spans,
@@ -41,6 +43,14 @@ _CLAUSE = re.compile(r"[^,，;；:：]+[,，;；:：]?")
 _YEAR_LIKE = re.compile(r"\d{4}|[去今明前]年|\d{2}年")
 _DATE_LIKE = re.compile(r"\d{4}\s*[-/.年]|\d{1,2}\s*月|\d{1,2}\s*日|[去今明前]年|年底|年初|上旬|中旬|下旬")
 _NUMBER_LIKE = re.compile(r"\d|[一二三四五六七八九十百千两几][十百千万亿]*[万亿%元倍成股年次位人家]|百分之")
+
+
+def known_words(words: Sequence[str], lookup_many: Callable[[Sequence[str]], Iterable[int]]) -> frozenset[str]:
+    """The words `is_known` accepts, found with one vectorized lookup of the index's terms."""
+    bigrams = {w: [w[i : i + 2] for i in range(len(w) - 1)] if len(w) >= 2 and has_cjk(w) else [] for w in words}
+    candidates = list(dict.fromkeys([*words, *(b for pairs in bigrams.values() for b in pairs)]))
+    present = {term for term, found in zip(candidates, lookup_many(candidates)) if found >= 0}
+    return frozenset(w for w in words if w in present or (bigrams[w] and all(b in present for b in bigrams[w])))
 
 
 def is_known(word: str, document_frequency: Callable[[str], int]) -> bool:
@@ -90,7 +100,9 @@ class QuestionWords:
         self.missing = tuple(w for w in self.words if not known(w))
         self.weights = {w: weight(w) for w in self.words}
         self.total = sum(self.weights.values())
-        self._in_dictionary = in_dictionary
+        # Per word, read once: whether its characters alone earn credit (CJK), and whether only half (listed).
+        self._cjk = {w: has_cjk(w) for w in self.words}
+        self._listed = {w: self._cjk[w] and in_dictionary(w) for w in self.words}
 
     def credit(self, word: str, normalized_text: str) -> float:
         """1 when `word` stands in the text; partial when only its characters do.
@@ -101,13 +113,13 @@ class QuestionWords:
         """
         if word in normalized_text:
             return 1.0
-        if not has_cjk(word):
+        if not self._cjk[word]:
             return 0.0
         present = sum(1 for char in word if char in normalized_text) / len(word)
-        return present if not self._in_dictionary(word) else PARTIAL_CREDIT * present
+        return PARTIAL_CREDIT * present if self._listed[word] else present
 
     def evidence(self, passage_text: str) -> Evidence:
-        normalized = normalize(passage_text)
+        normalized = folded(passage_text)[0]
         credits = {w: self.credit(w, normalized) for w in self.words}
         covered = sum(self.weights[w] * c for w, c in credits.items())
         matched = frozenset(w for w, c in credits.items() if c == 1.0)
@@ -117,17 +129,46 @@ class QuestionWords:
 # -- hits ---------------------------------------------------------------------------
 
 
-def highlight_spans(text: str, words: Sequence[str], analyzer: Analyzer) -> tuple[Span, ...]:
+_FOLDED: dict[str, tuple[str, list[int]]] = {}
+_FOLDED_KEPT = 256
+
+
+def folded(text: str, simplified: bool = False) -> tuple[str, list[int]]:
+    """`normalize_with_offsets(text)`, computed once for the few passages an answer reads several times.
+
+    `simplified`: the index recorded that the passage needs no conversion (the
+    result is the same, sooner).
+    """
+    found = _FOLDED.get(text)
+    if found is None:
+        if len(_FOLDED) >= _FOLDED_KEPT:
+            _FOLDED.clear()
+        found = _FOLDED[text] = normalize_with_offsets(text, simplified)
+    return found
+
+
+def _normalized_span(text: str, span: Span) -> str:
+    """The normalized text of a span of `text` (a slice of the whole text's normalization)."""
+    normalized, offsets = folded(text)
+    return normalized[bisect_left(offsets, span[0]) : bisect_left(offsets, span[1])]
+
+
+def highlight_spans(
+    text: str, words: Sequence[str], analyzer: Analyzer, singles: Sequence[int] | None = None,
+    simplified: bool = False,
+) -> tuple[Span, ...]:
     """Spans of `text` where a word of the question stands, merged and sorted.
 
     Words of two or more characters are found wherever they occur (jieba may cut
-    the passage differently); a one-character word only where jieba cut it alone.
+    the passage differently); a one-character word only where jieba cut it alone:
+    `singles`, the positions the index recorded when it segmented the passage,
+    else (text from elsewhere) a segmentation now.
     """
     if not words:
         return ()
-    normalized, offsets = normalize_with_offsets(text)
+    normalized, offsets = folded(text, simplified)
     spans: list[Span] = []
-    singles = {w for w in words if len(w) == 1}
+    one_character = {w for w in words if len(w) == 1}
     for word in words:
         if len(word) < 2:
             continue
@@ -135,8 +176,14 @@ def highlight_spans(text: str, words: Sequence[str], analyzer: Analyzer) -> tupl
         while start >= 0:
             spans.append((offsets[start], offsets[start + len(word) - 1] + 1))
             start = normalized.find(word, start + len(word))
-    if singles:
-        spans.extend((t.start, t.end) for t in analyzer.located_words(text) if t.word in singles)
+    if one_character and any(w in normalized for w in one_character):
+        # The recorded positions are in the index's normalization of the whole
+        # passage, which agrees with this character-by-character one save for rare
+        # combining sequences.
+        if singles is not None and (folds_alike(normalized) or normalized == normalize(text)):
+            spans.extend((offsets[p], offsets[p] + 1) for p in singles if normalized[p] in one_character)
+        else:
+            spans.extend((t.start, t.end) for t in analyzer.located_words(text) if t.word in one_character)
     return merge_spans(spans)
 
 
@@ -148,7 +195,7 @@ def make_hits(
     for rank, (index, score) in enumerate(ranked, start=1):
         passage = collection.passage(index)
         record = collection.record(passage.doc_index)
-        text = collection.text_of(passage)
+        text = collection.passage_text(index)
         citation = Citation(
             record.doc_id,
             record.title,
@@ -159,12 +206,14 @@ def make_hits(
             path=record.doc_id,
             lines=collection.lines_of(passage),
         )
+        stored = collection.passage_singles(index)
+        singles = stored.tolist() if stored is not None else None
         hits.append(
             Hit(
                 text=text,
                 score=score,
                 citation=citation,
-                highlights=highlight_spans(text, question.words, analyzer),
+                highlights=highlight_spans(text, question.words, analyzer, singles, collection.is_simplified(index)),
                 rank=rank,
                 start=passage.start,
                 end=passage.end,
@@ -193,7 +242,7 @@ def answer(
         (
             weights.evidence(text).coverage
             for text in candidates
-            if question.kind != AnswerKind.YEAR or fits(question.kind, normalize(text))
+            if question.kind != AnswerKind.YEAR or fits(question.kind, folded(text)[0])
         ),
         default=0.0,
     )
@@ -232,7 +281,7 @@ def best_sentence(
         if score < SENTENCE_POOL * top_score:
             break
         for span in sentence_spans(text):
-            key = _sentence_key(text[span[0] : span[1]], question, kind)
+            key = _sentence_key(text, span, question, kind)
             if key is not None and (best is None or key > best[0]):
                 best = (key, index, span)
     if best is None:
@@ -241,8 +290,9 @@ def best_sentence(
     return index, _narrow(passages[index][0], span, question, kind)
 
 
-def _sentence_key(sentence: str, question: QuestionWords, kind: AnswerKind) -> tuple[float, float] | None:
-    normalized = normalize(sentence)
+def _sentence_key(text: str, span: Span, question: QuestionWords, kind: AnswerKind) -> tuple[float, float] | None:
+    sentence = text[span[0] : span[1]]
+    normalized = _normalized_span(text, span)
     if not has_cjk(normalized) and not any(c.isalnum() for c in normalized):
         return None
     weight = sum(question.weights[w] * question.credit(w, normalized) for w in question.words)
@@ -261,7 +311,7 @@ def _narrow(text: str, span: Span, question: QuestionWords, kind: AnswerKind) ->
     clauses = [(start + m.start(), start + m.end()) for m in _CLAUSE.finditer(text[start:end]) if m.group().strip()]
     if len(clauses) < 2:
         return span
-    keys = [_sentence_key(text[a:b], question, kind) or (0.0, 0.0) for a, b in clauses]
+    keys = [_sentence_key(text, (a, b), question, kind) or (0.0, 0.0) for a, b in clauses]
     lo = hi = max(range(len(clauses)), key=lambda i: (keys[i], -i))
     # Grow toward the heavier neighbour while the run stays short.
     while True:
