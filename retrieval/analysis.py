@@ -20,7 +20,6 @@ from importlib import resources
 import jieba
 import opencc
 
-
 _TONE_VOWELS = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ"
 # "(yè)" after a CJK character: one pinyin syllable with a tone mark.
 NOISE = re.compile(
@@ -92,6 +91,11 @@ def _words(normalized: str) -> list[str]:
 
 def _is_content(word: str) -> bool:
     return bool(_CONTENT.search(word)) and word.strip() == word and word not in stopwords()
+
+
+def is_content_word(word: str) -> bool:
+    """True for a word that carries meaning: not punctuation, space, a stopword or a question word."""
+    return _is_content(word)
 
 
 def _terms_from_words(words: list[str]) -> list[str]:

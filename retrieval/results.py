@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 Span = tuple[int, int]
 
@@ -69,6 +70,14 @@ class Hit:
         return "".join(piece for piece, _ in self.segments())
 
 
+class Outcome(StrEnum):
+    """What the bot does with a question."""
+
+    ANSWERED = "answered"  # confident: the headline and the passages
+    UNSURE = "unsure"  # related passages, no claim that they answer
+    NO_ANSWER = "no_answer"  # the documents do not answer it
+
+
 @dataclass(frozen=True)
 class Answer:
     """What `Retriever.ask` returns: the best passages, or an honest abstention."""
@@ -85,3 +94,13 @@ class Answer:
     reason: str | None = None
     # Informative words of the question that occur nowhere in the documents.
     missing_words: tuple[str, ...] = ()
+    # answered / unsure / no_answer; `abstained` is true exactly when not answered.
+    outcome: Outcome | None = None  # None: derived from `abstained`
+    # The probability that the best sentence holds the answer (calibrated on held-out articles).
+    confidence: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.outcome is None:
+            object.__setattr__(self, "outcome", Outcome.NO_ANSWER if self.abstained else Outcome.ANSWERED)
+        elif self.abstained != (self.outcome != Outcome.ANSWERED):
+            raise ValueError(f"abstained={self.abstained} contradicts outcome={self.outcome}")

@@ -29,14 +29,14 @@ from retrieval.errors import IndexFileError, IndexVersionError
 from retrieval.general_idf import GeneralIdf
 from retrieval.loading import Skipped, document_paths
 from retrieval.metadata import CATALOG_NAME
-from retrieval.ranking import B, K1, BM25Index
+from retrieval.ranking import K1, B, BM25Index
 from retrieval.vocabulary import Vocabulary
 
 FORMAT_VERSION = 3
 # Every module whose code decides what a passage is or which terms it has: an
 # index built by other code, or other jieba/OpenCC releases, is rebuilt.
 _PIPELINE = ("analysis.py", "cleaning.py", "chunking.py", "metadata.py", "documents.py", "loading.py",
-             "indexing.py", "ranking.py", "general_idf.py", "stopwords.txt")
+             "indexing.py", "ranking.py", "general_idf.py", "stopwords.txt", "answer_model.json")
 
 
 def _pipeline_version() -> str:
