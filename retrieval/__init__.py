@@ -6,7 +6,7 @@
 
 from retrieval.errors import CatalogError, CorpusError, IndexFileError, QuestionError, RetrievalError
 from retrieval.loading import Skipped
-from retrieval.results import Answer, Citation, Hit
+from retrieval.results import Answer, Citation, Hit, Outcome
 from retrieval.retriever import Context, DocumentInfo, Retriever
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "DocumentInfo",
     "Hit",
     "IndexFileError",
+    "Outcome",
     "QuestionError",
     "RetrievalError",
     "Retriever",

@@ -1,43 +1,16 @@
-"""Ranked passages to an answer: highlights, the best sentence, and abstention.
+"""Ranked passages to what a reader sees: highlights, and which question words the documents know.
 
-BM25 scores do not say whether a question is answered (they depend on the
-question's length and words), so abstention looks at evidence a reader would:
-how much of the question's informative weight the best passages cover, and
-whether the question hinges on words that occur nowhere in the documents.
+The headline sentence and the decision to answer are the answer model's
+(`answer_features`, `answer_model`).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
-import jieba
-
-from retrieval.analysis import has_cjk, located_words, normalize, normalize_with_offsets
-from retrieval.chunking import sentence_spans
-from retrieval.cleaning import ends_sentence
+from retrieval.analysis import has_cjk, located_words, normalize_with_offsets
 
 Span = tuple[int, int]
-
-# The share of the question's weight one of the best passages must cover.
-MIN_COVERAGE = 0.65
-PARTIAL_CREDIT = 0.5
-# Passages within this fraction of the top score compete for the best sentence.
-SENTENCE_POOL = 0.75
-COVERAGE_POOL = 3
-# Longer best sentences are narrowed to their best clauses.
-LONG_SENTENCE = 100
-HEADING_LENGTH = 30
-HEADING_FACTOR = 0.6
-_CLAUSE = re.compile(r"[^,，;；:：]+[,，;；:：]?")
-
-_YEAR = re.compile(r"哪一?年|几几年|什么年份|哪个年份")
-_WHEN = re.compile(r"什么时候|何时|哪一?年|哪一?天|哪个月|几月|几号|几年|日期|时间|年份")
-_NUMBER = re.compile(r"多少|几[个次位家张年天]?|多大|多高|多长|多久|比例|百分之")
-_YEAR_LIKE = re.compile(r"\d{4}|[去今明前]年|\d{2}年")
-_DATE_LIKE = re.compile(r"\d{4}\s*[-/.年]|\d{1,2}\s*月|\d{1,2}\s*日|[去今明前]年|年底|年初|上旬|中旬|下旬")
-_NUMBER_LIKE = re.compile(r"\d|[一二三四五六七八九十百千两几][十百千万亿]*[万亿%元倍成股年次位人家]|百分之")
 
 
 def is_known(word: str, document_frequency: Callable[[str], int]) -> bool:
@@ -47,54 +20,6 @@ def is_known(word: str, document_frequency: Callable[[str], int]) -> bool:
     if len(word) >= 2 and has_cjk(word):
         return all(document_frequency(word[i : i + 2]) > 0 for i in range(len(word) - 1))
     return False
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """How well a passage covers the question."""
-
-    coverage: float
-    matched: frozenset[str]
-
-
-def _in_dictionary(word: str) -> bool:
-    return bool(jieba.dt.FREQ.get(word))
-
-
-class QuestionWords:
-    """The informative words of a question and the weight each one carries.
-
-    Weights come from a general-language IDF, not the collection's: in a small
-    collection "之前" or "东西" can be as rare as a company name, which says
-    nothing about how much they matter to the question.
-    """
-
-    def __init__(self, words: Sequence[str], known: Callable[[str], bool], weight: Callable[[str], float]):
-        self.words = list(words)
-        self.missing = tuple(w for w in self.words if not known(w))
-        self.weights = {w: weight(w) for w in self.words}
-        self.total = sum(self.weights.values())
-
-    def credit(self, word: str, normalized_text: str) -> float:
-        """1 when `word` stands in the text; partial when only its characters do.
-
-        jieba coins words from unlisted runs ("天卖" from "4天卖了"): their
-        characters are the real evidence. A dictionary word matched only by its
-        characters is a weaker sign, so it earns half.
-        """
-        if word in normalized_text:
-            return 1.0
-        if not has_cjk(word):
-            return 0.0
-        present = sum(1 for char in word if char in normalized_text) / len(word)
-        return present if not _in_dictionary(word) else PARTIAL_CREDIT * present
-
-    def evidence(self, passage_text: str) -> Evidence:
-        normalized = normalize(passage_text)
-        credits = {w: self.credit(w, normalized) for w in self.words}
-        covered = sum(self.weights[w] * c for w, c in credits.items())
-        matched = frozenset(w for w, c in credits.items() if c == 1.0)
-        return Evidence(covered / self.total if self.total else 0.0, matched)
 
 
 def highlight_spans(text: str, words: Sequence[str]) -> tuple[Span, ...]:
@@ -128,94 +53,3 @@ def _merge(spans: list[Span]) -> tuple[Span, ...]:
         else:
             merged.append([start, end])
     return tuple((s, e) for s, e in merged)
-
-
-def expects(question: str) -> str | None:
-    """The kind of answer a question asks for: "year", "when", "number" or None."""
-    normalized = normalize(question)
-    if _YEAR.search(normalized):
-        return "year"
-    if _WHEN.search(normalized):
-        return "when"
-    if _NUMBER.search(normalized):
-        return "number"
-    return None
-
-
-def fits(kind: str | None, text: str) -> bool:
-    """True when `text` holds an answer of the kind asked for (normalized text)."""
-    sentence = text
-    if kind == "year":
-        return bool(_YEAR_LIKE.search(sentence))
-    if kind == "when":
-        return bool(_DATE_LIKE.search(sentence))
-    if kind == "number":
-        return bool(_NUMBER_LIKE.search(sentence))
-    return True
-
-
-def _is_heading(text: str) -> bool:
-    return len(text) <= HEADING_LENGTH and not ends_sentence(text)
-
-
-def best_sentence(
-    passages: Sequence[tuple[str, float]], question: QuestionWords, kind: str | None
-) -> tuple[int, Span] | None:
-    """The (passage index, span) of the sentence that best answers, or None.
-
-    A sentence scores the weight of the question words it holds; one that holds
-    the kind of answer asked for (a date, a number) comes first; a heading
-    counts for less than a sentence of the body; ties go to the better passage,
-    then the earlier sentence. A very long sentence is narrowed to its best
-    clauses.
-    """
-    if not passages:
-        return None
-    top_score = passages[0][1]
-    best: tuple[tuple[float, float], int, Span] | None = None
-    for index, (text, score) in enumerate(passages):
-        if score < SENTENCE_POOL * top_score:
-            break
-        for span in sentence_spans(text):
-            key = _sentence_key(text[span[0] : span[1]], question, kind)
-            if key is not None and (best is None or key > best[0]):
-                best = (key, index, span)
-    if best is None:
-        return None
-    _, index, span = best
-    return index, _narrow(passages[index][0], span, question, kind)
-
-
-def _sentence_key(sentence: str, question: QuestionWords, kind: str | None) -> tuple[float, float] | None:
-    normalized = normalize(sentence)
-    if not has_cjk(normalized) and not any(c.isalnum() for c in normalized):
-        return None
-    weight = sum(question.weights[w] * question.credit(w, normalized) for w in question.words)
-    fitting = fits(kind, normalized)
-    # A heading is a poor answer, unless it holds what was asked (a dateline to "when").
-    if _is_heading(sentence.strip()) and not (kind and fitting):
-        weight *= HEADING_FACTOR
-    return float(fitting), weight
-
-
-def _narrow(text: str, span: Span, question: QuestionWords, kind: str | None) -> Span:
-    """The best run of clauses of a sentence longer than LONG_SENTENCE."""
-    start, end = span
-    if end - start <= LONG_SENTENCE:
-        return span
-    clauses = [(start + m.start(), start + m.end()) for m in _CLAUSE.finditer(text[start:end]) if m.group().strip()]
-    if len(clauses) < 2:
-        return span
-    keys = [_sentence_key(text[a:b], question, kind) or (0.0, 0.0) for a, b in clauses]
-    lo = hi = max(range(len(clauses)), key=lambda i: (keys[i], -i))
-    # Grow toward the heavier neighbour while the run stays short.
-    while True:
-        options = []
-        if lo > 0 and clauses[hi][1] - clauses[lo - 1][0] <= LONG_SENTENCE:
-            options.append((keys[lo - 1][1], 0, lo - 1, hi))
-        if hi + 1 < len(clauses) and clauses[hi + 1][1] - clauses[lo][0] <= LONG_SENTENCE:
-            options.append((keys[hi + 1][1], 1, lo, hi + 1))
-        if not options:
-            break
-        _, _, lo, hi = max(options)
-    return clauses[lo][0], clauses[hi][1]

@@ -8,17 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval import general_idf, store
-from retrieval.analysis import NOISE, content_words, index_terms, noise_spans, normalize
-from retrieval.answering import (
-    COVERAGE_POOL,
-    MIN_COVERAGE,
-    QuestionWords,
-    best_sentence,
-    expects,
-    fits,
-    highlight_spans,
-    is_known,
-)
+from retrieval.analysis import NOISE, content_words, index_terms, noise_spans
+from retrieval.answer_features import headline_text, profile_question
+from retrieval.answer_model import AnswerModel, decide, shipped_model
+from retrieval.answering import highlight_spans, is_known
 from retrieval.collection import Collection
 from retrieval.errors import CorpusError, IndexFileError, IndexVersionError, QuestionError
 from retrieval.general_idf import GeneralIdf
@@ -26,7 +19,7 @@ from retrieval.indexing import build_index
 from retrieval.loading import Skipped, SourceText, read_folder
 from retrieval.metadata import read_catalog
 from retrieval.ranking import BM25Index
-from retrieval.results import Answer, Citation, Hit
+from retrieval.results import Answer, Citation, Hit, Outcome
 from retrieval.seeds import seeds_folder
 
 log = logging.getLogger(__name__)
@@ -196,37 +189,35 @@ class Retriever:
         ranked = self._index.top(index_terms(question), k)
         return [self._hit(index, score, rank, words) for rank, (index, score) in enumerate(ranked, start=1)]
 
-    def ask(self, question: str, k: int = DEFAULT_K) -> Answer:
-        """The best passages with citations, or an abstention when the documents do not answer."""
+    def ask(self, question: str, k: int = DEFAULT_K, model: AnswerModel | None = None) -> Answer:
+        """The best passages with citations and the sentence that answers; unsure or no answer when in doubt.
+
+        The answer model (`answer_model`) reranks the BM25 candidates, chooses
+        the headline among them whatever `k` is, and says how sure it is.
+        """
         question = _checked(question)
         words = content_words(question)
         if not words:
             return Answer(question, (), True, None, None, reason="empty")
-        ranked = self._index.top(index_terms(question), max(k, COVERAGE_POOL))
+        model = model or shipped_model()
+        ranked = self._index.top(index_terms(question), max(k, model.candidates))
         if not ranked:
             return Answer(question, (), True, None, None, reason="no-match", missing_words=tuple(words))
-        weights = QuestionWords(words, self._known, self._general.weight)
-        kind = expects(question)
-        # A passage counts as evidence only if it holds the kind of answer asked
-        # for: a "which year" question is not answered by a passage with no year.
-        coverage = max(
-            (
-                weights.evidence(text).coverage
-                for text in (self.passage_text(i) for i, _ in ranked[:COVERAGE_POOL])
-                if kind != "year" or fits(kind, normalize(text))
-            ),
-            default=0.0,
-        )
-        hits = [self._hit(index, score, rank, words) for rank, (index, score) in enumerate(ranked[:k], start=1)]
-        if coverage < MIN_COVERAGE:
-            reason = "unknown-words" if weights.missing else "low-coverage"
-            return Answer(question, tuple(hits), True, None, None, reason=reason, missing_words=weights.missing)
-        chosen = best_sentence([(h.text, h.score) for h in hits], weights, kind)
-        sentence, sentence_hit = None, None
-        if chosen is not None:
-            sentence_hit, (start, end) = chosen
-            sentence = NOISE.sub("", hits[sentence_hit].text[start:end])
-        return Answer(question, tuple(hits), False, sentence, sentence_hit, missing_words=weights.missing)
+        profile = profile_question(question, self._known, self._general.weight)
+        pool = ranked[: model.candidates]
+        texts = [self.passage_text(i) for i, _ in pool]
+        decision = decide(profile, texts, [score for _, score in pool], model)
+        order = [pool[j] for j in decision.order] + ranked[len(pool) :]
+        hits = tuple(self._hit(index, score, rank, words) for rank, (index, score) in enumerate(order[:k], start=1))
+        common = {"missing_words": profile.missing, "outcome": decision.outcome, "confidence": decision.confidence}
+        if decision.outcome != Outcome.ANSWERED or decision.headline is None:
+            reason = "uncertain" if decision.outcome == Outcome.UNSURE else (
+                "unknown-words" if profile.missing else "low-coverage"
+            )
+            return Answer(question, hits, True, None, None, reason=reason, **common)
+        holder, span = decision.headline
+        # The headline's passage is shown first (`decision.order` puts it there).
+        return Answer(question, hits, False, headline_text(texts[holder], span), 0, **common)
 
     def _known(self, word: str) -> bool:
         return is_known(word, self._index.document_frequency)
