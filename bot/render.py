@@ -15,7 +15,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from retrieval import Answer, Citation, Context, DocumentInfo, Hit
+from retrieval import Answer, Citation, Context, DocumentInfo, Hit, Outcome
 
 HIGHLIGHT_STYLE = "bold yellow"
 CITATION_STYLE = "cyan"
@@ -27,6 +27,8 @@ REASONS = {
     "unknown-words": "这些文档没有回答这个问题。",
     "low-coverage": "这些文档没有回答这个问题。",
 }
+# Unsure: the passages are related, but the bot does not claim that they answer.
+UNSURE_TEXT = "这些文档可能没有直接回答这个问题,下面是相关的段落,请自行判断。"
 
 
 MAX_BEST_SENTENCE = 300
@@ -74,9 +76,12 @@ def _rich_hit_text(hit: Hit, max_chars: int | None = None) -> Text:
 def rich_answer(answer: Answer, hits: Sequence[Hit] | None = None, first_number: int = 1) -> Group:
     """The answer for a terminal; `hits` (default: all) lets `:more` show the next ones."""
     parts: list = []
-    if answer.abstained:
+    if answer.outcome == Outcome.NO_ANSWER:
         parts.append(Text("没有答案: " + no_answer_text(answer).format(sources=":sources"), style="bold red"))
         return Group(*parts)
+    if answer.outcome == Outcome.UNSURE and hits is None:
+        parts.append(Text("不确定: " + UNSURE_TEXT, style="bold yellow"))
+        parts.append(Text(""))
     if answer.best_sentence and hits is None:
         # A two-column grid: the sentence wraps under itself, not under "答:".
         grid = Table.grid(padding=(0, 1))
@@ -110,6 +115,8 @@ def answer_json(answer: Answer) -> dict:
         "reason": answer.reason,
         "missing_words": list(answer.missing_words),
         "best_sentence": answer.best_sentence,
+        "outcome": str(answer.outcome),
+        "confidence": round(answer.confidence, 4),
         "hits": [
             {
                 "rank": hit.rank,
@@ -184,10 +191,12 @@ def html_answer(answer: Answer, hits: Sequence[Hit] | None = None, first_number:
     Passages are shortened around their highlighted words until the whole fits;
     cuts fall between pieces of text, never inside a tag or an entity.
     """
-    if answer.abstained:
+    if answer.outcome == Outcome.NO_ANSWER:
         return "没有找到答案:" + html.escape(no_answer_text(answer).format(sources="/sources"))
     shown = list(hits if hits is not None else answer.hits)
     head = ""
+    if answer.outcome == Outcome.UNSURE and hits is None:
+        head = f"<i>{html.escape(UNSURE_TEXT)}</i>\n\n"
     if answer.best_sentence and hits is None:
         head = f"<b>答:</b> {html.escape(best_sentence_text(answer))}\n\n"
     budget: int | None = None

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.text import Text
 
 from bot import render
-from retrieval import Answer, QuestionError, Retriever
+from retrieval import Answer, Outcome, QuestionError, Retriever
 
 HELP = """命令:
   直接输入问题       用中文提问,例如: 阿里巴巴花了多少钱入股新浪微博?
@@ -75,7 +75,7 @@ class Session:
             self.say(str(error), style="red")
             return
         self.question, self.answer = question, answer
-        self.numbered = list(answer.hits) if not answer.abstained else []
+        self.numbered = list(answer.hits) if answer.outcome != Outcome.NO_ANSWER else []
         self.console.print(render.rich_answer(answer))
 
     def command(self, text: str) -> bool:
