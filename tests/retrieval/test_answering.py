@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
 import pytest
 
-from retrieval import QuestionError, Retriever
+from retrieval import QuestionError
 from retrieval.evaluate import evaluate_seeds, seed_report
 
 
@@ -70,7 +69,7 @@ def test_unanswerable_questions_abstain(seeds, question):
     answer = seeds.ask(question)
     assert answer.abstained
     assert answer.best_sentence is None
-    assert answer.reason in {"unknown-words", "low-coverage", "no-match"}
+    assert answer.reason in {"unknown-words", "low-coverage", "no-match", "uncertain"}
 
 
 def test_abstention_names_the_words_no_document_has(seeds):
@@ -105,6 +104,8 @@ def test_seed_dev_metrics_meet_the_targets(shared):
 
 def test_seeds_are_found_from_another_directory(tmp_path):
     script = "from retrieval import Retriever; r = Retriever(); print(len(r.documents))"
-    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "5"
