@@ -143,7 +143,7 @@ def _unused_words(retriever, rng: np.random.Generator) -> list[str]:
 
 
 def _paraphrased(question: str, unused: list[str], rng: np.random.Generator, retriever) -> str | None:
-    """Half of the questions again with one content word swapped for a word the documents never use.
+    """Half of the questions again with one or two content words swapped for words the documents never use.
 
     CMRC and DRCD questions were written looking at the paragraph and reuse its
     words; people asking a bot paraphrase. The copy teaches the models that a
@@ -157,8 +157,11 @@ def _paraphrased(question: str, unused: list[str], rng: np.random.Generator, ret
     words = [w for w in content_words(question) if len(w) >= 2 and w in normalized]
     if len(words) < 2:
         return None
-    word = words[int(rng.integers(len(words)))]
-    return normalized.replace(word, unused[int(rng.integers(len(unused)))], 1)
+    # One word, or two of a longer question: people reword more than one.
+    count = 1 if len(words) < 3 else int(rng.integers(1, 3))
+    for index in sorted(rng.choice(len(words), size=count, replace=False).tolist()):
+        normalized = normalized.replace(words[index], unused[int(rng.integers(len(unused)))], 1)
+    return normalized
 
 
 def _views(question: str, augmented: bool, record: dict, retriever, normalized_cache: dict[int, str]) -> list[Example]:
@@ -431,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     questions = sum(1 for ex in examples if not ex.left_out and not ex.augmented)
     notes = {
         "trained_on": f"{', '.join(DATA_FILES)}: {questions} questions, each also with its paragraph left out;"
-        f" {PARAPHRASED_SHARE:.0%} of them again with one word swapped for one the documents do not use",
+        f" {PARAPHRASED_SHARE:.0%} of them again with one or two words swapped for ones the documents do not use",
         "command": "python -m retrieval.answer_training --shared ../shared",
         "l2": L2,
     }
