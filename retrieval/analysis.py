@@ -117,6 +117,25 @@ def index_terms(text: str) -> list[str]:
     return _terms_from_words(_words(normalize(text)))
 
 
+def question_tokens(text: str) -> list[tuple[str, int, int]]:
+    """jieba's cut of the normalized text, with spans: one cut serves every use of a question."""
+    return list(jieba.tokenize(normalize(text)))
+
+
+def content_words_of(tokens: list[tuple[str, int, int]]) -> list[str]:
+    """`content_words` from a cut already made."""
+    seen: dict[str, None] = {}
+    for word, _, _ in tokens:
+        if _is_content(word):
+            seen.setdefault(word, None)
+    return list(seen)
+
+
+def index_terms_of(tokens: list[tuple[str, int, int]]) -> list[str]:
+    """`index_terms` from a cut already made."""
+    return _terms_from_words([word for word, _, _ in tokens])
+
+
 def content_words(text: str) -> list[str]:
     """The question's informative words, normalized, in order, without repeats."""
     seen: dict[str, None] = {}

@@ -19,7 +19,7 @@ from itertools import pairwise
 import jieba
 import numpy as np
 
-from retrieval.analysis import NOISE, has_cjk, is_content_word, normalize
+from retrieval.analysis import NOISE, has_cjk, is_content_word, normalize, question_tokens
 from retrieval.chunking import sentence_spans
 from retrieval.cleaning import ends_sentence
 
@@ -130,10 +130,8 @@ class QuestionProfile:
     chars: frozenset[str]
     kind: str | None
     neighbours: tuple[str, ...]  # content words right before and after the question word
-
-    @property
-    def total(self) -> float:
-        return sum(self.weights)
+    total: float  # the sum of the weights
+    terms: tuple[tuple[str, float, float], ...]  # (word, weight, partial) for the hot loop of `coverage`
 
     @property
     def missing_share(self) -> float:
@@ -146,10 +144,17 @@ class QuestionProfile:
         return tuple(w for w, k in zip(self.words, self.known) if not k)
 
 
-def profile_question(question: str, known: Callable[[str], bool], weight: Callable[[str], float]) -> QuestionProfile:
-    """Cut the question once and weigh its content words (general-language IDF)."""
+def profile_question(
+    question: str,
+    known: Callable[[str], bool],
+    weight: Callable[[str], float],
+    tokens: Sequence[tuple[str, int, int]] | None = None,
+) -> QuestionProfile:
+    """Weigh the question's content words (general-language IDF); `tokens` is its cut, when already made."""
     normalized = normalize(question)
-    located = [(w, s, e) for w, s, e in jieba.tokenize(normalized) if is_content_word(w)]
+    if tokens is None:
+        tokens = question_tokens(question)
+    located = [(w, s, e) for w, s, e in tokens if is_content_word(w)]
     words: dict[str, None] = {}
     for word, _, _ in located:
         if len(word) > 1 and has_cjk(word) and not jieba.dt.FREQ.get(word) and _mostly_function(word):
@@ -170,17 +175,21 @@ def profile_question(question: str, known: Callable[[str], bool], weight: Callab
         neighbours = [w for w in (before[-1:] + after[:1]) if w not in neighbours]
     kept = "".join(c for c in normalized if c.isalnum())
     bigrams = frozenset(kept[i : i + 2] for i in range(len(kept) - 1))
+    weights = tuple(weight(w) for w in ordered)
+    partial = tuple((PARTIAL_CREDIT / len(w) if has_cjk(w) and len(w) > 1 else 0.0) for w in ordered)
     return QuestionProfile(
         normalized=normalized,
         words=ordered,
-        weights=tuple(weight(w) for w in ordered),
-        partial=tuple((PARTIAL_CREDIT / len(w) if has_cjk(w) and len(w) > 1 else 0.0) for w in ordered),
+        weights=weights,
+        partial=partial,
         known=tuple(known(w) for w in ordered),
         bigrams=bigrams,
         trigrams=frozenset(kept[i : i + 3] for i in range(len(kept) - 2)),
         chars=frozenset(kept),
         kind=answer_kind(normalized),
         neighbours=tuple(neighbours),
+        total=sum(weights),
+        terms=tuple(zip(ordered, weights, partial, strict=True)),
     )
 
 
@@ -194,11 +203,11 @@ def coverage(profile: QuestionProfile, text: str) -> float:
     if not total:
         return 0.0
     covered = 0.0
-    for word, weight, partial in zip(profile.words, profile.weights, profile.partial):
+    for word, weight, partial in profile.terms:
         if word in text:
             covered += weight
         elif partial:
-            covered += weight * partial * sum(1 for c in word if c in text)
+            covered += weight * partial * sum(c in text for c in word)
     return covered / total
 
 

@@ -8,7 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval import general_idf, store
-from retrieval.analysis import NOISE, content_words, index_terms, noise_spans
+from retrieval.analysis import (
+    NOISE,
+    content_words,
+    content_words_of,
+    index_terms,
+    index_terms_of,
+    noise_spans,
+    question_tokens,
+)
 from retrieval.answer_features import headline_text, profile_question
 from retrieval.answer_model import AnswerModel, decide, shipped_model
 from retrieval.answering import highlight_spans, is_known
@@ -196,14 +204,15 @@ class Retriever:
         the headline among them whatever `k` is, and says how sure it is.
         """
         question = _checked(question)
-        words = content_words(question)
+        tokens = question_tokens(question)
+        words = content_words_of(tokens)
         if not words:
             return Answer(question, (), True, None, None, reason="empty")
         model = model or shipped_model()
-        ranked = self._index.top(index_terms(question), max(k, model.candidates))
+        ranked = self._index.top(index_terms_of(tokens), max(k, model.candidates))
         if not ranked:
             return Answer(question, (), True, None, None, reason="no-match", missing_words=tuple(words))
-        profile = profile_question(question, self._known, self._general.weight)
+        profile = profile_question(question, self._known, self._general.weight, tokens)
         pool = ranked[: model.candidates]
         texts = [self.passage_text(i) for i, _ in pool]
         decision = decide(profile, texts, [score for _, score in pool], model)
