@@ -266,6 +266,7 @@ def passage_features(profile: QuestionProfile, normalized_texts: Sequence[str], 
     values = np.asarray(scores, dtype=np.float64)
     top = values.max() or 1.0
     spread = values.std() or 1.0
+    mean = values.mean()
     covers = [coverage(profile, t) for t in normalized_texts]
     best_cover = max(covers) or 1.0
     for i, text in enumerate(normalized_texts):
@@ -278,7 +279,7 @@ def passage_features(profile: QuestionProfile, normalized_texts: Sequence[str], 
         present, absent = _kind_flags(profile, text)
         rows[i] = (
             values[i] / top,
-            (values[i] - values.mean()) / spread,
+            (values[i] - mean) / spread,
             math.log1p(i),
             covers[i],
             covers[i] / best_cover,
