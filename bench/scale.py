@@ -47,8 +47,8 @@ def peak_rss_mb() -> float:
 def load_material(shared: Path) -> tuple[list[str], list[str]]:
     """The benchmark's sentences and questions."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from retrieval.chunking import sentence_spans
     from retrieval.evaluate import load_benchmark
+    from retrieval.text import sentence_spans
 
     paragraphs, questions = load_benchmark(shared / "data")
     sentences = []
@@ -114,9 +114,8 @@ def child_query(folder: Path, index_dir: Path, questions: list[str]) -> dict:
     retriever = Retriever(folder, index_dir=index_dir)
     loaded = time.perf_counter()
     assert retriever.index_status == "loaded", retriever.index_status
-    from retrieval.analysis import index_terms
-
-    queries = [index_terms(q) for q in questions]
+    analyzer = retriever._analyzer
+    queries = [list(analyzer.question(q).terms) for q in questions]
     index = retriever._index
     result = _timings(lambda terms: index.top(terms, K), queries)
     result.update({"load_s": loaded - imported, "import_s": imported - started, "peak_rss_mb": peak_rss_mb()})
@@ -126,17 +125,19 @@ def child_query(folder: Path, index_dir: Path, questions: list[str]) -> dict:
 def child_reference(index_dir: Path, questions: list[str], engine: str, folder: Path) -> dict:
     import numpy as np
 
-    from retrieval.analysis import index_terms
+    from retrieval.analysis import default_analyzer
     from retrieval.loading import read_folder
 
     # The passages' terms, analysed exactly as the index analyses them.
-    texts, _ = read_folder(folder)
+    texts = read_folder(folder, stamped=False).texts
+    analyzer = default_analyzer()
     started = time.perf_counter()
-    passage_terms = _analyse_terms(texts)
+    passage_terms = _analyse_terms(texts, analyzer)
     analyse_s = time.perf_counter() - started
-    queries = [index_terms(q) for q in questions]
+    queries = [list(analyzer.question(q).terms) for q in questions]
     if engine == "rank_bm25":
-        from retrieval.ranking import PositiveIdfBM25
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from tests.auxil.reference_bm25 import PositiveIdfBM25
 
         started = time.perf_counter()
         bm25 = PositiveIdfBM25(passage_terms, k1=1.5, b=0.75)
@@ -173,9 +174,10 @@ def child_bm25s_from_matrix(index_dir: Path, questions: list[str]) -> dict:
     import numpy as np
 
     from retrieval import store
-    from retrieval.analysis import index_terms
+    from retrieval.analysis import default_analyzer
 
-    loaded = store.load(index_dir)
+    analyzer = default_analyzer()
+    loaded = store.load(index_dir, analyzer)
     index = loaded.index
     bm25 = bm25s.BM25(k1=1.5, b=0.75, method="lucene")
     bm25.scores = {
@@ -187,7 +189,7 @@ def child_bm25s_from_matrix(index_dir: Path, questions: list[str]) -> dict:
     bm25.vocab_dict = {}
     bm25.nonoccurrence_array = None
     bm25.unique_token_ids_set = set(range(len(index.vocabulary)))
-    queries = [index.vocabulary.lookup_many(index_terms(q)) for q in questions]
+    queries = [index.vocabulary.lookup_many(list(analyzer.question(q).terms)) for q in questions]
 
     def run(ids):
         known = [int(i) for i in ids if i >= 0]
@@ -199,15 +201,14 @@ def child_bm25s_from_matrix(index_dir: Path, questions: list[str]) -> dict:
     return result
 
 
-def _analyse_terms(texts) -> list[list[str]]:
-    from retrieval.analysis import index_terms
+def _analyse_terms(texts, analyzer) -> list[list[str]]:
     from retrieval.chunking import chunk
     from retrieval.documents import build_document
 
     rows = []
     for i, text in enumerate(texts):
         document = build_document(text)
-        rows.extend(index_terms(p.text(document)) for p in chunk(document, i))
+        rows.extend(analyzer.terms(p.text(document)) for p in chunk(document, i))
     return rows
 
 
@@ -228,7 +229,9 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=Path("../shared"))
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--reference-queries", type=int, default=20, help="queries for rank_bm25 (about 1 s each at 100k)")
+    parser.add_argument(
+        "--reference-queries", type=int, default=20, help="queries for rank_bm25 (about 1 s each at 100k)"
+    )
     parser.add_argument("--workdir", type=Path, help="where to write the synthetic folders (default: a temporary one)")
     parser.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -252,15 +255,24 @@ def main() -> None:
         folder, index_dir = workdir / f"corpus-{size}", workdir / f"index-{size}"
         started = time.perf_counter()
         write_corpus(folder, sentences, size)
-        print(f"\n== {size:,} passages ({size // PASSAGES_PER_FILE:,} files, written in {time.perf_counter() - started:.0f} s)", flush=True)
+        print(
+            f"\n== {size:,} passages ({size // PASSAGES_PER_FILE:,} files, written in {time.perf_counter() - started:.0f} s)",
+            flush=True,
+        )
         build = run_child(["build", str(folder), str(index_dir)])
-        print(f"ours      build {build.get('build_s', float('nan')):8.1f} s   save {build.get('save_s', float('nan')):.2f} s"
-              f"   peak RSS {build.get('peak_rss_mb', float('nan')):,.0f} MB   ({build.get('passages', '?')} passages,"
-              f" {build.get('terms', '?')} terms, {build.get('postings', '?')} postings) {build.get('error', '')}", flush=True)
+        print(
+            f"ours      build {build.get('build_s', float('nan')):8.1f} s   save {build.get('save_s', float('nan')):.2f} s"
+            f"   peak RSS {build.get('peak_rss_mb', float('nan')):,.0f} MB   ({build.get('passages', '?')} passages,"
+            f" {build.get('terms', '?')} terms, {build.get('postings', '?')} postings) {build.get('error', '')}",
+            flush=True,
+        )
         query = run_child(["query", str(folder), str(index_dir), str(questions_file)])
-        print(f"ours      load  {query.get('load_s', float('nan')):8.2f} s   query p50 {query.get('p50_ms', float('nan')):.2f} ms"
-              f"  p95 {query.get('p95_ms', float('nan')):.2f} ms   peak RSS {query.get('peak_rss_mb', float('nan')):,.0f} MB"
-              f" {query.get('error', '')}", flush=True)
+        print(
+            f"ours      load  {query.get('load_s', float('nan')):8.2f} s   query p50 {query.get('p50_ms', float('nan')):.2f} ms"
+            f"  p95 {query.get('p95_ms', float('nan')):.2f} ms   peak RSS {query.get('peak_rss_mb', float('nan')):,.0f} MB"
+            f" {query.get('error', '')}",
+            flush=True,
+        )
         engines = []
         if size <= 100_000:
             engines.append(("rank_bm25", ["reference", str(index_dir), str(reference_file), "rank_bm25", str(folder)]))
@@ -272,8 +284,11 @@ def main() -> None:
                 print(f"{name:<9} failed: {other['error']}", flush=True)
                 continue
             ratio = other["p50_ms"] / query["p50_ms"] if query.get("p50_ms") else float("nan")
-            print(f"{name:<9} build {other['build_s']:8.1f} s   query p50 {other['p50_ms']:.2f} ms  p95 {other['p95_ms']:.2f} ms"
-                  f"   peak RSS {other['peak_rss_mb']:,.0f} MB   ours is {ratio:,.1f}x faster (p50)", flush=True)
+            print(
+                f"{name:<9} build {other['build_s']:8.1f} s   query p50 {other['p50_ms']:.2f} ms  p95 {other['p95_ms']:.2f} ms"
+                f"   peak RSS {other['peak_rss_mb']:,.0f} MB   ours is {ratio:,.1f}x faster (p50)",
+                flush=True,
+            )
         if not args.workdir:
             shutil.rmtree(folder, ignore_errors=True)
             shutil.rmtree(index_dir, ignore_errors=True)

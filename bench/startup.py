@@ -51,7 +51,8 @@ def main() -> None:
         baseline.append(time.perf_counter() - started)
     print(f"time to first answer, `python -m bot ask`, {args.runs} fresh processes each")
     for name, values in (("cold cache", cold), ("warm cache", warm), ("jieba load alone", baseline)):
-        print(f"  {name:<17} median {statistics.median(values):.2f} s   min {min(values):.2f} s   max {max(values):.2f} s")
+        median = statistics.median(values)
+        print(f"  {name:<17} median {median:.2f} s   min {min(values):.2f} s   max {max(values):.2f} s")
     print(f"  warm / cold        {statistics.median(warm) / statistics.median(cold):.2f}")
 
 

@@ -8,17 +8,28 @@ from pathlib import Path
 
 import platformdirs
 
-from retrieval import Retriever, store
-from retrieval.cache import APP_NAME, cache_root, use_jieba_cache
+from retrieval import Retriever
+from retrieval.cache import APP_NAME, cache_root, cached_analyzer
 from retrieval.seeds import seeds_folder
+from retrieval.store import default_index_dir
 
 
-def open_retriever(corpus: str | None) -> Retriever:
-    """The retriever over `corpus` (or the seeds), reusing its saved index when fresh."""
+def open_retriever(
+    corpus: str | None, follow_links: bool = False, opensearch: str | None = None, opensearch_index: str = "zhdocqa"
+) -> Retriever:
+    """The retriever over `corpus` (or the seeds), reusing its saved index when fresh;
+    with `opensearch`, the collection pushed to that cluster under the alias `opensearch_index`."""
     root = cache_root(os.environ)
-    use_jieba_cache(root)
+    if opensearch:
+        return Retriever.from_opensearch(opensearch, index=opensearch_index, analyzer=cached_analyzer(root))
     folder = Path(corpus).expanduser() if corpus else seeds_folder()
-    return Retriever(folder, index_dir=store.default_index_dir(root, folder), progress=sys.stderr.isatty())
+    return Retriever(
+        folder,
+        index_dir=default_index_dir(root, folder),
+        progress=sys.stderr.isatty(),
+        follow_links=follow_links,
+        analyzer=cached_analyzer(root),
+    )
 
 
 def history_file() -> Path:

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from retrieval import Answer, Citation, Context, DocumentInfo, Hit, Outcome
+from retrieval.text import terminal_safe
 
 HIGHLIGHT_STYLE = "bold yellow"
 CITATION_STYLE = "cyan"
@@ -53,14 +54,19 @@ def document_line(document: DocumentInfo) -> str:
     return " · ".join(parts)
 
 
-def no_answer_text(answer: Answer) -> str:
-    """Why there is no answer, and what to try, in one or two sentences."""
+def no_answer_text(answer: Answer, sources_hint: str) -> str:
+    """Why there is no answer, and what to try (`sources_hint`: how to list the documents)."""
     text = REASONS.get(answer.reason or "", REASONS["low-coverage"])
     if answer.reason in ("unknown-words", "low-coverage", "no-match"):
         if answer.missing_words:
             text += f"(文档中没有出现: {'、'.join(answer.missing_words[:5])})"
-        text += " 可以用 {sources} 查看有哪些文档。"
+        text += f" 可以用 {sources_hint} 查看有哪些文档。"
     return text
+
+
+def safe_text(text: str, style: str | None = None) -> Text:
+    """Terminal text from data (documents, catalogs, file names, questions): escape sequences removed."""
+    return Text(terminal_safe(text), style=style or "")
 
 
 # -- terminal (rich) ----------------------------------------------------------
@@ -69,15 +75,17 @@ def no_answer_text(answer: Answer) -> str:
 def _rich_hit_text(hit: Hit, max_chars: int | None = None) -> Text:
     text = Text()
     for piece, highlighted in _clipped_segments(hit, max_chars):
-        text.append(piece, style=HIGHLIGHT_STYLE if highlighted else None)
+        text.append(terminal_safe(piece), style=HIGHLIGHT_STYLE if highlighted else None)
     return text
 
 
-def rich_answer(answer: Answer, hits: Sequence[Hit] | None = None, first_number: int = 1) -> Group:
+def rich_answer(
+    answer: Answer, hits: Sequence[Hit] | None = None, first_number: int = 1, sources_hint: str = ":sources"
+) -> Group:
     """The answer for a terminal; `hits` (default: all) lets `:more` show the next ones."""
     parts: list = []
     if answer.outcome == Outcome.NO_ANSWER:
-        parts.append(Text("没有答案: " + no_answer_text(answer).format(sources=":sources"), style="bold red"))
+        parts.append(safe_text("没有答案: " + no_answer_text(answer, sources_hint), style="bold red"))
         return Group(*parts)
     if answer.outcome == Outcome.UNSURE and hits is None:
         parts.append(Text("不确定: " + UNSURE_TEXT, style="bold yellow"))
@@ -87,20 +95,20 @@ def rich_answer(answer: Answer, hits: Sequence[Hit] | None = None, first_number:
         grid = Table.grid(padding=(0, 1))
         grid.add_column(no_wrap=True)
         grid.add_column(overflow="fold")
-        grid.add_row(Text("答:", style=BEST_STYLE), Text(best_sentence_text(answer), style=BEST_STYLE))
+        grid.add_row(Text("答:", style=BEST_STYLE), safe_text(best_sentence_text(answer), style=BEST_STYLE))
         parts.append(grid)
         parts.append(Text(""))
     for number, hit in enumerate(hits if hits is not None else answer.hits, start=first_number):
-        parts.append(Text(f"[{number}] {citation_line(hit.citation)}", style=CITATION_STYLE))
+        parts.append(safe_text(f"[{number}] {citation_line(hit.citation)}", style=CITATION_STYLE))
         parts.append(Padding(_rich_hit_text(hit), (0, 0, 1, 4), expand=False))
     return Group(*parts)
 
 
 def rich_context(context: Context) -> Group:
-    parts: list = [Text(citation_line(context.citation), style=CITATION_STYLE)]
+    parts: list = [safe_text(citation_line(context.citation), style=CITATION_STYLE)]
     for number, text in context.paragraphs:
         style = None if number == context.focus else "dim"
-        parts.append(Padding(Text(f"¶{number}  {text}", style=style), (0, 0, 1, 2), expand=False))
+        parts.append(Padding(safe_text(f"¶{number}  {text}", style=style), (0, 0, 1, 2), expand=False))
     return Group(*parts)
 
 
@@ -109,7 +117,7 @@ def rich_context(context: Context) -> Group:
 
 def answer_json(answer: Answer) -> dict:
     """A stable JSON document of the answer (described in the README)."""
-    return {
+    document = {
         "question": answer.question,
         "abstained": answer.abstained,
         "reason": answer.reason,
@@ -138,6 +146,9 @@ def answer_json(answer: Answer) -> dict:
             for hit in answer.hits
         ],
     }
+    if answer.searched is not None:
+        document["searched"] = answer.searched  # a follow-up, as it was understood
+    return document
 
 
 # -- Telegram HTML ------------------------------------------------------------
@@ -185,14 +196,16 @@ def html_hit(hit: Hit, number: int, max_chars: int | None = None) -> str:
     return f"<b>[{number}]</b> <i>{html.escape(citation_line(hit.citation))}</i>\n{body}"
 
 
-def html_answer(answer: Answer, hits: Sequence[Hit] | None = None, first_number: int = 1, limit: int = TELEGRAM_LIMIT) -> str:
+def html_answer(
+    answer: Answer, hits: Sequence[Hit] | None = None, first_number: int = 1, limit: int = TELEGRAM_LIMIT
+) -> str:
     """The answer as Telegram HTML, never longer than `limit` characters.
 
     Passages are shortened around their highlighted words until the whole fits;
     cuts fall between pieces of text, never inside a tag or an entity.
     """
     if answer.outcome == Outcome.NO_ANSWER:
-        return "没有找到答案:" + html.escape(no_answer_text(answer).format(sources="/sources"))
+        return "没有找到答案:" + html.escape(no_answer_text(answer, "/sources"))
     shown = list(hits if hits is not None else answer.hits)
     head = ""
     if answer.outcome == Outcome.UNSURE and hits is None:
@@ -248,4 +261,80 @@ def html_document(document: DocumentInfo) -> str:
         lines.append(f'链接: <a href="{html.escape(document.url, quote=True)}">{html.escape(document.url)}</a>')
     lines.append(f"段落数: {document.passages}")
     lines.append(f"文件: {html.escape(document.doc_id)}")
+    return "\n".join(lines)
+
+
+# -- Telegram messages ----------------------------------------------------------
+# Every text the Telegram bot sends is written here; the handlers only choose one.
+
+NOT_ALLOWED = "抱歉,这个机器人只为授权的用户和群组服务。"
+STALE_BUTTON = "这个按钮已经过期(机器人重启过或回答太久以前),请重新提问。"
+INVALID_BUTTON = "这个按钮的数据无效,请重新提问。"
+APOLOGY = "抱歉,处理你的消息时出错了,请稍后再试。"
+NO_MORE = "没有更多相关段落了。"
+START_DOCUMENTS = 10
+SOURCES_PER_PAGE = 20
+
+
+def telegram_text_only(example: str) -> str:
+    return f"我只能回答文字问题:请用中文打字提问,例如「{example}」。"
+
+
+def telegram_too_fast(per_minute: int) -> str:
+    return f"提问太快了:每分钟最多 {per_minute} 个问题,请稍等一会儿再问。这一分钟内多出的问题不会再单独提醒。"
+
+
+def telegram_ask_usage(example: str, username: str | None = None) -> str:
+    mention = f",或 @{username} 问题" if username else ""
+    return f"用法: /ask 问题{mention},例如 /ask {example}"
+
+
+def telegram_source_usage(count: int) -> str:
+    return f"用法: /source 编号,编号为 1 到 {count}。先用 /sources 查看列表。"
+
+
+def telegram_unknown_command(command: str, commands: Sequence[tuple[str, str]]) -> str:
+    listed = " ".join(f"/{name}" for name, _ in commands)
+    return f"没有 {command} 这个命令。可用的命令: {listed}"
+
+
+def html_start(documents: Sequence[DocumentInfo], examples: Sequence[str], commands: Sequence[tuple[str, str]]) -> str:
+    """/start and /help: what the bot knows, example questions, the commands."""
+    listed = [f"{d.number}. {html.escape(document_line(d))}" for d in documents[:START_DOCUMENTS]]
+    if len(documents) > START_DOCUMENTS:
+        listed.append(f"…共 {len(documents)} 篇,/sources 查看全部")
+    lines = [
+        f"我可以回答关于这 {len(documents)} 篇文档的问题,每个回答都附出处(标题 · 来源 · 日期 · 段落)。",
+        "",
+        *listed,
+        "",
+        "<b>试试这些问题:</b>",
+        *(f"• {html.escape(q)}" for q in examples),
+        "",
+        "<b>命令:</b>",
+        *(f"/{name} — {html.escape(text)}" for name, text in commands),
+        "",
+        "私聊时直接发问题即可;在群组里请用 /ask 问题、@我,或回复我的消息。",
+    ]
+    return "\n".join(lines)
+
+
+def sources_pages(count: int, per_page: int = SOURCES_PER_PAGE) -> int:
+    return max(1, -(-count // per_page))
+
+
+def html_sources_page(
+    documents: Sequence[DocumentInfo], page: int, per_page: int = SOURCES_PER_PAGE, limit: int = TELEGRAM_LIMIT
+) -> str:
+    """One page (numbered from 1) of /sources; long titles are cut so the page fits one message."""
+    pages = sources_pages(len(documents), per_page)
+    head = f"<b>文档列表</b>(共 {len(documents)} 篇,第 {page}/{pages} 页;/source 编号 查看详情)"
+    shown = documents[(page - 1) * per_page : page * per_page]
+    width = max(40, (limit - len(head)) // max(1, len(shown)) // 2)  # escaping can double a line
+    lines = [head]
+    for document in shown:
+        line = document_line(document)
+        if len(line) > width:
+            line = line[: width - 1] + "…"
+        lines.append(f"{document.number}. {html.escape(line)}")
     return "\n".join(lines)

@@ -17,7 +17,17 @@ from rich.console import Console
 from rich.text import Text
 
 from bot import render
-from retrieval import Answer, Outcome, QuestionError, Retriever
+from retrieval import (
+    DEFAULT_K,
+    Answer,
+    BackendError,
+    Conversation,
+    Outcome,
+    QuestionError,
+    RetrievalError,
+    Retriever,
+)
+from retrieval.text import replace_surrogates
 
 HELP = """命令:
   直接输入问题       用中文提问,例如: 阿里巴巴花了多少钱入股新浪微博?
@@ -25,6 +35,7 @@ HELP = """命令:
   :more             上一个问题的后续段落
   :full N           第 N 段所在的整段原文及前后各一段
   :sources          文档列表(标题、来源、日期、段落数)
+  :new              重新开始(不再把下一个问题当作追问)
   :help             显示本帮助
   :quit             退出(也可以按 Ctrl-D);Ctrl-C 清空当前输入"""
 
@@ -37,7 +48,7 @@ _ESCAPE_SEQUENCE = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x
 
 def clean_input(line: str) -> str:
     """The line without terminal escape sequences or control characters (a paste can carry them)."""
-    line = _ESCAPE_SEQUENCE.sub("", line)
+    line = _ESCAPE_SEQUENCE.sub("", replace_surrogates(line))
     return "".join(c for c in line if unicodedata.category(c) != "Cc" or c == "\n").strip()
 
 
@@ -47,15 +58,23 @@ class Session:
 
     retriever: Retriever
     console: Console
-    k: int = 5
+    k: int = DEFAULT_K
     question: str | None = None
     answer: Answer | None = None
     numbered: list = field(default_factory=list)  # every hit printed for the last question, in order
+    conversation: Conversation | None = None  # set: follow-up questions are resolved against earlier turns
 
     # -- one line -----------------------------------------------------------
 
     def handle(self, line: str) -> bool:
         """Act on one line; False when the person asked to quit."""
+        try:
+            return self._handle(line)
+        except BackendError as error:  # a cluster that fails mid-session is one line, not a traceback
+            self.say(f"检索服务出错: {error}", style="red")
+            return True
+
+    def _handle(self, line: str) -> bool:
         line = clean_input(line)
         if not line:
             self.say("请输入问题,或输入 :help 查看命令。")
@@ -66,15 +85,20 @@ class Session:
         return True
 
     def say(self, message: str, style: str | None = None) -> None:
-        self.console.print(Text(message, style=style))
+        self.console.print(render.safe_text(message, style=style))
 
     def ask(self, question: str) -> None:
         try:
-            answer = self.retriever.ask(question, k=self.k)
+            if self.conversation is not None:
+                answer = self.conversation.ask(question, k=self.k)
+            else:
+                answer = self.retriever.ask(question, k=self.k)
         except QuestionError as error:
             self.say(str(error), style="red")
             return
-        self.question, self.answer = question, answer
+        if answer.searched and answer.searched != answer.question:
+            self.say(f"理解为: {answer.searched}", style="dim")
+        self.question, self.answer = answer.searched or question, answer
         self.numbered = list(answer.hits) if answer.outcome != Outcome.NO_ANSWER else []
         self.console.print(render.rich_answer(answer))
 
@@ -93,10 +117,18 @@ class Session:
             self.full(argument)
         elif name == "sources":
             self.sources()
+        elif name == "new":
+            self.new()
         else:
             self.say(f"未知命令 :{name}", style="red")
             self.say(HELP.format(k=self.k))
         return True
+
+    def new(self) -> None:
+        if self.conversation is not None:
+            self.conversation.reset()
+        self.question, self.answer, self.numbered = None, None, []
+        self.say("好的,重新开始:下一个问题不再接着前面的问题理解。")
 
     def set_k(self, argument: str) -> None:
         if not argument.isdigit() or not 1 <= int(argument) <= MAX_K:
@@ -111,7 +143,9 @@ class Session:
             return
         shown = len(self.numbered)
         hits = self.retriever.search(self.question, k=shown + self.k)
-        new = hits[shown:]
+        # `ask` reorders its candidates, `search` keeps BM25's order: skip what was shown, wherever it ranks.
+        seen = {(hit.citation.doc_id, hit.start) for hit in self.numbered}
+        new = [hit for hit in hits if (hit.citation.doc_id, hit.start) not in seen][: self.k]
         if not new:
             self.say("没有更多相关段落了。")
             return
@@ -131,38 +165,45 @@ class Session:
         for document in self.retriever.documents:
             self.console.print(
                 Text(f"{document.number}. ", style="bold"),
-                Text(render.document_line(document)),
+                render.safe_text(render.document_line(document)),
                 Text(f" · {document.passages} 段", style="dim"),
                 sep="",
             )
 
 
 def run_batch(session: Session, lines: Iterable[str]) -> int:
-    """Answer every line of piped input, then stop."""
-    for line in lines:
+    """Answer every line of piped input, then stop; a line that cannot be answered is reported, not fatal."""
+    failed = 0
+    for number, line in enumerate(lines, start=1):
         line = clean_input(line)
         if not line:
             continue
         session.console.print(Text(f"{PROMPT}{line}", style="bold"))
-        if not session.handle(line):
-            break
+        try:
+            if not session.handle(line):
+                break
+        except RetrievalError as error:
+            failed += 1
+            session.say(f"第 {number} 行无法回答: {error}", style="red")
         session.console.print()
-    return 0
+    return 2 if failed else 0
 
 
 def run_interactive(session: Session, history_file: Path) -> int:
     """The REPL proper, with line editing and history kept across runs."""
     from prompt_toolkit import PromptSession
-    from prompt_toolkit.history import FileHistory, InMemoryHistory
+    from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 
+    history: History
     try:
         history_file.parent.mkdir(parents=True, exist_ok=True)
         history = FileHistory(str(history_file))
     except OSError:
         history = InMemoryHistory()
-    prompt = PromptSession(history=history)
+    prompt: PromptSession[str] = PromptSession(history=history)
     documents = session.retriever.documents
-    session.say(f"已载入 {len(documents)} 篇文档、{len(session.retriever)} 个段落。输入问题,:help 查看命令,Ctrl-D 退出。")
+    loaded = f"已载入 {len(documents)} 篇文档、{len(session.retriever)} 个段落。"
+    session.say(loaded + "输入问题,:help 查看命令,Ctrl-D 退出。")
     while True:
         try:
             line = prompt.prompt(PROMPT)

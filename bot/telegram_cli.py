@@ -3,6 +3,8 @@
     TELEGRAM_BOT_TOKEN=... python -m bot telegram [--corpus DIR]
     python -m bot telegram --token ... --base-url http://127.0.0.1:8081
     python -m bot telegram --webhook-url https://example.com/hook --port 8443
+    python -m bot telegram --metrics-port 9108     /healthz and /metrics for monitoring
+    python -m bot telegram --opensearch URL        answer from a collection pushed to OpenSearch
 """
 
 from __future__ import annotations
@@ -13,9 +15,8 @@ import os
 import sys
 from urllib.parse import urlsplit
 
+from bot.telegram_settings import DEFAULT_QUESTIONS_PER_MINUTE
 from retrieval import RetrievalError
-
-DEFAULT_RATE = 20
 
 
 def add_parser(commands, common: argparse.ArgumentParser) -> None:
@@ -33,8 +34,13 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--verbose", action="store_true", help="日志中包含完整的异常堆栈")
     parser.add_argument(
-        "--rate-limit", type=int, help=f"每个用户每分钟最多提问数(默认 {DEFAULT_RATE};也可用 TELEGRAM_RATE_LIMIT)"
+        "--rate-limit",
+        type=int,
+        help=f"每个用户每分钟最多提问数(默认 {DEFAULT_QUESTIONS_PER_MINUTE};也可用 TELEGRAM_RATE_LIMIT)",
     )
+    parser.add_argument("--log-questions", action="store_true", help="在日志中记录问题原文(默认不记录)")
+    parser.add_argument("--metrics-port", type=int, help="在此端口提供 /healthz 和 /metrics(Prometheus 格式);默认不开")
+    parser.add_argument("--metrics-listen", default="127.0.0.1", help="/metrics 的监听地址(默认 127.0.0.1)")
 
 
 class RedactingFormatter(logging.Formatter):
@@ -86,32 +92,45 @@ def parse_ids(text: str | None) -> frozenset[int] | None:
 
 def run(args: argparse.Namespace) -> int:
     # python-telegram-bot is imported here, not at the top: the terminal commands never pay for it.
-    from telegram import Update
     from telegram.error import InvalidToken, NetworkError, TelegramError
 
     from bot.opening import open_retriever
-    from bot.telegram_bot import BotSettings, build_application
+    from bot.telegram_bot import ALLOWED_UPDATES, build_application
+    from bot.telegram_settings import BotSettings
 
     token = (args.token or os.environ.get("TELEGRAM_BOT_TOKEN") or "").strip()
     if not token:
-        print("错误: 没有机器人令牌。请设置环境变量 TELEGRAM_BOT_TOKEN,或用 --token 指定(向 @BotFather 申请)。", file=sys.stderr)
+        print(
+            "错误: 没有机器人令牌。请设置环境变量 TELEGRAM_BOT_TOKEN,或用 --token 指定(向 @BotFather 申请)。",
+            file=sys.stderr,
+        )
         return 2
     configure_logging(token, tracebacks=args.verbose)
     try:
         allowed = parse_ids(args.allow or os.environ.get("TELEGRAM_ALLOWED_IDS"))
-        rate = args.rate_limit or int(os.environ.get("TELEGRAM_RATE_LIMIT") or DEFAULT_RATE)
+        rate = args.rate_limit or int(os.environ.get("TELEGRAM_RATE_LIMIT") or DEFAULT_QUESTIONS_PER_MINUTE)
     except ValueError:
         print("错误: --allow / TELEGRAM_ALLOWED_IDS 应为逗号分隔的整数 id,--rate-limit 应为整数。", file=sys.stderr)
         return 2
     if rate < 1:
         print("错误: --rate-limit 至少为 1。", file=sys.stderr)
         return 2
+    if args.metrics_port is not None and not 0 <= args.metrics_port <= 65535:
+        print(f"错误: --metrics-port 应为 0 到 65535 之间的端口号,收到 {args.metrics_port}。", file=sys.stderr)
+        return 2
     try:
-        retriever = open_retriever(args.corpus)
+        retriever = open_retriever(args.corpus, opensearch=args.opensearch, opensearch_index=args.opensearch_index)
     except RetrievalError as error:
         print(f"错误: {error}", file=sys.stderr)
         return 2
-    settings = BotSettings(k=args.k, allowed_ids=allowed, questions_per_minute=rate)
+    settings = BotSettings(
+        k=args.k,
+        allowed_ids=allowed,
+        questions_per_minute=rate,
+        log_questions=args.log_questions,
+        metrics_port=args.metrics_port,
+        metrics_listen=args.metrics_listen,
+    )
     base_url = args.base_url or os.environ.get("TELEGRAM_BASE_URL")
     application = build_application(token, retriever, settings, base_url=base_url)
     try:
@@ -123,19 +142,33 @@ def run(args: argparse.Namespace) -> int:
                 url_path=path,
                 webhook_url=args.webhook_url,
                 secret_token=args.webhook_secret or os.environ.get("TELEGRAM_WEBHOOK_SECRET") or None,
-                allowed_updates=Update.ALL_TYPES,
+                allowed_updates=list(ALLOWED_UPDATES),
                 close_loop=False,
             )
         else:
-            application.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=False)
+            application.run_polling(allowed_updates=list(ALLOWED_UPDATES), close_loop=False)
     except InvalidToken:
-        print("错误: Telegram 拒绝了这个令牌。请检查 TELEGRAM_BOT_TOKEN 或 --token(可向 @BotFather 重新获取)。", file=sys.stderr)
+        print(
+            "错误: Telegram 拒绝了这个令牌。请检查 TELEGRAM_BOT_TOKEN 或 --token(可向 @BotFather 重新获取)。",
+            file=sys.stderr,
+        )
         return 1
     except NetworkError as error:
         print(f"错误: 无法连接 Telegram ({_redact(str(error), token)})。请检查网络或 --base-url。", file=sys.stderr)
         return 1
     except TelegramError as error:
         print(f"错误: Telegram 返回错误: {_redact(str(error), token)}", file=sys.stderr)
+        return 1
+    except (TypeError, KeyError, ValueError) as error:
+        # At start-up these come from a reply python-telegram-bot cannot read (getMe without `is_bot`, ...):
+        # the server is not a Bot API server, or not a compatible one.
+        if args.verbose:
+            logging.getLogger(__name__).error("start-up failed", exc_info=error)
+        print(
+            f"错误: Telegram 服务器的回复无法识别({type(error).__name__}: {_redact(str(error), token)})。"
+            "请检查 --base-url 是否指向 Bot API 服务器;--verbose 可查看详情。",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

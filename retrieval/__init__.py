@@ -4,22 +4,45 @@
     answer = Retriever().ask("阿里巴巴花了多少钱入股新浪微博?")
 """
 
-from retrieval.errors import CatalogError, CorpusError, IndexFileError, QuestionError, RetrievalError
-from retrieval.loading import Skipped
-from retrieval.results import Answer, Citation, Hit, Outcome
-from retrieval.retriever import Context, DocumentInfo, Retriever
+from retrieval.conversation import Conversation, FollowUp
+from retrieval.errors import (
+    BackendError,
+    CatalogError,
+    CorpusError,
+    IndexFileError,
+    IndexLocationError,
+    ParameterError,
+    QuestionError,
+    RetrievalError,
+)
+from retrieval.loading import FileNote, Skipped
+from retrieval.ranking import Ranking
+from retrieval.results import DEFAULT_K, Answer, Citation, Hit, IndexStatus, Outcome, Reason
+from retrieval.retriever import MAX_K, MAX_QUESTION, Context, DocumentInfo, Retriever
 
 __all__ = [
+    "DEFAULT_K",
+    "MAX_K",
+    "MAX_QUESTION",
     "Answer",
+    "BackendError",
     "CatalogError",
     "Citation",
     "Context",
+    "Conversation",
+    "FollowUp",
     "CorpusError",
     "DocumentInfo",
+    "FileNote",
     "Hit",
     "IndexFileError",
+    "IndexLocationError",
+    "IndexStatus",
     "Outcome",
+    "ParameterError",
     "QuestionError",
+    "Ranking",
+    "Reason",
     "RetrievalError",
     "Retriever",
     "Skipped",

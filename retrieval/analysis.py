@@ -1,148 +1,92 @@
-"""One text analysis for documents and questions: normalization and index terms.
+"""Text to terms: the analyzer that indexes passages and reads questions.
 
-Normalization: conversion-noise removal (pinyin such as "(yè)" left after a
-character by a bad simplified/traditional conversion), NFKC (full width to half
-width), case folding, traditional to simplified script (OpenCC). Index terms:
-jieba words without punctuation and stopwords, plus the character bigrams of
-each run of consecutive kept words, so that a word cut differently in the
-question and in the passage still matches.
+An `Analyzer` owns its jieba tokenizer (never jieba's global one, which a host
+program may change with `jieba.add_word`), its stopwords and the normalization
+of `retrieval.text`. Its fingerprint (dictionary, stopwords, code, versions) is
+what marks a saved index as stale. Index terms are jieba words without
+punctuation and stopwords, plus the character bigrams of each run of kept
+words, so that a word cut differently in a question and a passage still matches.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import logging
 import re
-import unicodedata
+import threading
 from dataclasses import dataclass
-from functools import lru_cache
+from enum import StrEnum
 from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jieba
-import opencc
 
-_TONE_VOWELS = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ"
-# "(yè)" after a CJK character: one pinyin syllable with a tone mark.
-NOISE = re.compile(
-    r"(?<=[\u3400-\u9fff\uf900-\ufaff])[(（]"
-    rf"[a-zü]*[{_TONE_VOWELS}][a-zü]*"
-    r"[)）]"
-)
+from retrieval.text import normalize, normalize_with_offsets, replace_surrogates
+
+if TYPE_CHECKING:
+    import jieba.posseg
+
 _CONTENT = re.compile(r"\w")
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_PACKAGE = Path(__file__).resolve().parent
+# Every module whose code decides what a passage is or which terms it has: an
+# index built by other code, or other jieba/OpenCC releases, is rebuilt.
+PIPELINE_FILES = (
+    "text.py",
+    "loading.py",
+    "cleaning.py",
+    "metadata.py",
+    "documents.py",
+    "chunking.py",
+    "analysis.py",
+    "vocabulary.py",
+    "ranking.py",
+    "lucene_scoring.py",
+    "collection.py",
+    "general_idf.py",
+    "indexing.py",
+    "stopwords.txt",
+    "answer_model.json",  # the shipped answer model: an index built beside another model is rebuilt
+)
+
+_YEAR = re.compile(r"哪一?年|几几年|什么年份|哪个年份")
+_WHEN = re.compile(
+    r"星期几|礼拜几|周几|什么时候|何时|哪一?年|哪一?天|哪个月|几月|几号|几年|日期|时间|年份|多久|多长时间"
+)
+# "哪几个" asks which ones, not how many.
+_NUMBER = re.compile(
+    r"多少|(?<!哪)几[个次位家张年天名座种条部本届岁项层场]?|多大|多高|多长|多重|多远|多深|多宽|比例|百分之|第几"
+)
+_MONEY = re.compile(r"多少钱|花了多少|价格|售价|价钱|费用|多少美元|多少元|收费")
+_WHO = re.compile(r"谁|哪[位个]人|什么人|哪些人")
+_WHERE = re.compile(r"哪里|哪儿|在哪|什么地方|何地|何处|哪个(?:国家|城市|省|地区)")
 
 
-@lru_cache(maxsize=1)
-def _converter() -> opencc.OpenCC:
-    return opencc.OpenCC("t2s")
+class AnswerKind(StrEnum):
+    """The kind of answer a question asks for, read off its question words."""
+
+    YEAR = "year"
+    WHEN = "when"
+    MONEY = "money"
+    NUMBER = "number"
+    WHO = "who"
+    WHERE = "where"
+    ANY = "any"  # the question does not say
 
 
-@lru_cache(maxsize=1)
-def stopwords() -> frozenset[str]:
-    """Function words and question words, in simplified script."""
-    text = resources.files("retrieval").joinpath("stopwords.txt").read_text("utf-8")
-    words = set()
-    for line in text.splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            words.update(line.split())
-    return frozenset(words)
-
-
-def noise_spans(text: str) -> list[tuple[int, int]]:
-    """Spans of conversion noise in `text`."""
-    return [m.span() for m in NOISE.finditer(text)]
-
-
-def _to_simplified(text: str) -> str:
-    return _converter().convert(text)
-
-
-def normalize(text: str) -> str:
-    """The normalized form of `text`, used to index and to query."""
-    text = NOISE.sub("", text)
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return _to_simplified(text)
-
-
-def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
-    """`normalize(text)` and, for each of its characters, its index in `text`."""
-    pieces: list[str] = []
-    offsets: list[int] = []
-    hidden = set()
-    for start, end in noise_spans(text):
-        hidden.update(range(start, end))
-    for i, char in enumerate(text):
-        if i in hidden:
-            continue
-        folded = unicodedata.normalize("NFKC", char).casefold()
-        pieces.append(folded)
-        offsets.extend([i] * len(folded))
-    folded_text = "".join(pieces)
-    simplified = _to_simplified(folded_text)
-    if len(simplified) != len(folded_text):
-        # A phrase rule changed the length: convert char by char to stay aligned.
-        simplified = "".join(_to_simplified(c) if len(_to_simplified(c)) == 1 else c for c in folded_text)
-    return simplified, offsets
-
-
-def _words(normalized: str) -> list[str]:
-    return jieba.lcut(normalized)
-
-
-def _is_content(word: str) -> bool:
-    return bool(_CONTENT.search(word)) and word.strip() == word and word not in stopwords()
-
-
-def is_content_word(word: str) -> bool:
-    """True for a word that carries meaning: not punctuation, space, a stopword or a question word."""
-    return _is_content(word)
-
-
-def _terms_from_words(words: list[str]) -> list[str]:
-    terms: list[str] = []
-    run = ""
-    for word in words:
-        if _is_content(word):
-            terms.append(word)
-            run += word
-            continue
-        terms.extend(run[i : i + 2] for i in range(len(run) - 1))
-        run = ""
-    terms.extend(run[i : i + 2] for i in range(len(run) - 1))
-    return terms
-
-
-def index_terms(text: str) -> list[str]:
-    """The terms a passage is indexed by, or a question is searched with."""
-    return _terms_from_words(_words(normalize(text)))
-
-
-def question_tokens(text: str) -> list[tuple[str, int, int]]:
-    """jieba's cut of the normalized text, with spans: one cut serves every use of a question."""
-    return list(jieba.tokenize(normalize(text)))
-
-
-def content_words_of(tokens: list[tuple[str, int, int]]) -> list[str]:
-    """`content_words` from a cut already made."""
-    seen: dict[str, None] = {}
-    for word, _, _ in tokens:
-        if _is_content(word):
-            seen.setdefault(word, None)
-    return list(seen)
-
-
-def index_terms_of(tokens: list[tuple[str, int, int]]) -> list[str]:
-    """`index_terms` from a cut already made."""
-    return _terms_from_words([word for word, _, _ in tokens])
-
-
-def content_words(text: str) -> list[str]:
-    """The question's informative words, normalized, in order, without repeats."""
-    seen: dict[str, None] = {}
-    for word in _words(normalize(text)):
-        if _is_content(word):
-            seen.setdefault(word, None)
-    return list(seen)
+def answer_kind(normalized_question: str) -> AnswerKind:
+    for kind, pattern in (
+        (AnswerKind.YEAR, _YEAR),
+        (AnswerKind.WHEN, _WHEN),
+        (AnswerKind.MONEY, _MONEY),
+        (AnswerKind.NUMBER, _NUMBER),
+        (AnswerKind.WHO, _WHO),
+        (AnswerKind.WHERE, _WHERE),
+    ):
+        if pattern.search(normalized_question):
+            return kind
+    return AnswerKind.ANY
 
 
 @dataclass(frozen=True)
@@ -154,24 +98,159 @@ class Token:
     end: int
 
 
-def located_words(text: str) -> list[Token]:
-    """The content words of `text`, each with its span in `text` itself."""
-    normalized, offsets = normalize_with_offsets(text)
-    tokens = []
-    for word, start, end in jieba.tokenize(normalized):
-        if not _is_content(word):
-            continue
-        tokens.append(Token(word, offsets[start], offsets[end - 1] + 1))
-    return tokens
+@dataclass(frozen=True)
+class Question:
+    """A question analysed once: what ranking and answering read."""
+
+    text: str  # as asked, trimmed, lone surrogates replaced
+    normalized: str
+    words: tuple[str, ...]  # informative words, normalized, in order, without repeats
+    terms: tuple[str, ...]  # index terms, repeats kept (they count, as in rank-bm25)
+    kind: AnswerKind
+    # jieba's cut of `normalized`, every piece kept (the pieces concatenate to it).
+    cut: tuple[str, ...] = ()
 
 
-def has_cjk(text: str) -> bool:
-    return bool(_CJK.search(text))
+def _read_stopwords() -> frozenset[str]:
+    text = resources.files("retrieval").joinpath("stopwords.txt").read_text("utf-8")
+    words = set()
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            words.update(line.split())
+    return frozenset(words)
 
 
-def quiet_jieba() -> None:
-    """jieba logs its dictionary loading at DEBUG to stderr; keep it silent."""
-    jieba.setLogLevel(logging.WARNING)
+class Analyzer:
+    """Normalization, words and index terms, with a tokenizer of its own.
+
+    `dictionary_cache`: a folder for jieba's parsed-dictionary cache (default:
+    jieba's, the system temporary folder). The dictionary loads on first use.
+    """
+
+    def __init__(self, dictionary_cache: Path | None = None) -> None:
+        self._tokenizer = jieba.Tokenizer()
+        if dictionary_cache is not None:
+            self._tokenizer.tmp_dir = str(dictionary_cache)
+        self._ready = False
+        self._lock = threading.Lock()
+        self.stopwords = _read_stopwords()
+        self._fingerprint: str | None = None
+        self._tagger: jieba.posseg.POSTokenizer | None = None  # loaded on first use: it costs start-up time
+
+    # -- the tokenizer ------------------------------------------------------------
+
+    def _jieba(self) -> jieba.Tokenizer:
+        if not self._ready:
+            with self._lock:
+                if not self._ready:
+                    _initialize_quietly(self._tokenizer)
+                    self._ready = True
+        return self._tokenizer
+
+    def load(self) -> None:
+        """Load the dictionary now (before forking workers, so that none loads it again)."""
+        self._jieba()
+
+    def in_dictionary(self, word: str) -> bool:
+        return bool(self._jieba().FREQ.get(word))
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever the terms of some text could: code, stopwords, dictionary, versions."""
+        if self._fingerprint is None:
+            hasher = hashlib.blake2b(digest_size=8)
+            for name in PIPELINE_FILES:
+                hasher.update((_PACKAGE / name).read_bytes())
+            hasher.update(_dictionary_path(self._tokenizer).read_bytes())
+            for distribution in ("jieba", "opencc"):
+                try:
+                    hasher.update(importlib.metadata.version(distribution).encode())
+                except importlib.metadata.PackageNotFoundError:
+                    hasher.update(b"?")
+            self._fingerprint = hasher.hexdigest()
+        return self._fingerprint
+
+    # -- words and terms ------------------------------------------------------------
+
+    def is_content(self, word: str) -> bool:
+        return bool(_CONTENT.search(word)) and word.strip() == word and word not in self.stopwords
+
+    def words(self, normalized: str) -> list[str]:
+        """jieba's words of normalized text, punctuation and stopwords included."""
+        return self._jieba().lcut(normalized)
+
+    def _terms_from_words(self, words: list[str]) -> list[str]:
+        terms: list[str] = []
+        run = ""
+        for word in words:
+            if self.is_content(word):
+                terms.append(word)
+                run += word
+                continue
+            terms.extend(run[i : i + 2] for i in range(len(run) - 1))
+            run = ""
+        terms.extend(run[i : i + 2] for i in range(len(run) - 1))
+        return terms
+
+    def tagged(self, normalized: str) -> list[tuple[str, str]]:
+        """jieba's words of normalized text with their part-of-speech tags."""
+        import jieba.posseg  # noqa: F811 - at run time, only when tags are asked for
+
+        if self._tagger is None:
+            self._tagger = jieba.posseg.POSTokenizer(self._jieba())
+        return [(pair.word, pair.flag) for pair in self._tagger.cut(normalized)]
+
+    def terms(self, text: str) -> list[str]:
+        """The terms a passage is indexed by."""
+        return self._terms_from_words(self.words(normalize(text)))
+
+    def question(self, text: str) -> Question:
+        """A question analysed once: normalized, segmented once, its kind read off."""
+        text = replace_surrogates(text).strip()
+        normalized = normalize(text)
+        words = self.words(normalized)
+        content = dict.fromkeys(w for w in words if self.is_content(w))
+        terms = tuple(self._terms_from_words(words))
+        return Question(text, normalized, tuple(content), terms, answer_kind(normalized), tuple(words))
+
+    def located_words(self, text: str) -> list[Token]:
+        """The content words of `text`, each with its span in `text` itself."""
+        normalized, offsets = normalize_with_offsets(text)
+        tokens = []
+        for word, start, end in self._jieba().tokenize(normalized):
+            if self.is_content(word):
+                tokens.append(Token(word, offsets[start], offsets[end - 1] + 1))
+        return tokens
 
 
-quiet_jieba()
+def _dictionary_path(tokenizer: jieba.Tokenizer) -> Path:
+    """The dictionary file a tokenizer loads (jieba's own dict.txt unless another was set)."""
+    if tokenizer.dictionary:
+        return Path(tokenizer.dictionary)
+    return Path(jieba.__file__).resolve().parent / jieba.DEFAULT_DICT_NAME
+
+
+def _initialize_quietly(tokenizer: jieba.Tokenizer) -> None:
+    """Load the dictionary; jieba's own log lines (loading, a cache it cannot write) are not ours to print."""
+    logger = jieba.default_logger
+    level, propagate = logger.level, logger.propagate
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        tokenizer.initialize()
+    finally:
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
+_default: Analyzer | None = None
+_default_lock = threading.Lock()
+
+
+def default_analyzer() -> Analyzer:
+    """The analyzer shared by retrievers that are given none."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Analyzer()
+        return _default

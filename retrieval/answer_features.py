@@ -16,14 +16,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-import jieba
 import numpy as np
 
-from retrieval.analysis import NOISE, has_cjk, is_content_word, normalize, question_tokens
-from retrieval.chunking import sentence_spans
-from retrieval.cleaning import ends_sentence
-
-Span = tuple[int, int]
+from retrieval.analysis import Analyzer, AnswerKind, Question
+from retrieval.text import NOISE, Span, ends_sentence, has_cjk, normalize, sentence_spans
 
 # A dictionary word found only as scattered characters is weaker evidence.
 PARTIAL_CREDIT = 0.5
@@ -31,14 +27,9 @@ PARTIAL_CREDIT = 0.5
 LONG_SENTENCE = 100
 HEADING_LENGTH = 30
 
-_YEAR = re.compile(r"哪一?年|几几年|什么年份|哪个年份")
-_WHEN = re.compile(r"星期几|礼拜几|周几|什么时候|何时|哪一?年|哪一?天|哪个月|几月|几号|几年|日期|时间|年份|多久|多长时间")
-# "哪几个" asks which ones, not how many.
-_NUMBER = re.compile(r"多少|(?<!哪)几[个次位家张年天名座种条部本届岁项层场]?|多大|多高|多长|多重|多远|多深|多宽|比例|百分之|第几")
-_MONEY = re.compile(r"多少钱|花了多少|价格|售价|价钱|费用|多少美元|多少元|收费")
-_WHO = re.compile(r"谁|哪[位个]人|什么人|哪些人")
-_WHERE = re.compile(r"哪里|哪儿|在哪|什么地方|何地|何处|哪个(?:国家|城市|省|地区)")
-_YEAR_LIKE = re.compile(r"\d{4}|[去今明前]年|\d+年|[一二三四五六七八九十〇零○元]+年|[甲乙丙丁戊己庚辛壬癸][子丑寅卯辰巳午未申酉戌亥]")
+_YEAR_LIKE = re.compile(
+    r"\d{4}|[去今明前]年|\d+年|[一二三四五六七八九十〇零○元]+年|[甲乙丙丁戊己庚辛壬癸][子丑寅卯辰巳午未申酉戌亥]"
+)
 _DATE_LIKE = re.compile(
     r"\d{4}\s*[-/.年]|\d+\s*[年月日号]|[一二三四五六七八九十]+[年月日]|[去今明前]年|年底|年初|上旬|中旬|下旬|世纪|年代|"
     r"时代|时期|年间|期间|朝|天|小时|分钟|之后|以后|之前|以前|时候|星期|周[一二三四五六日天末]"
@@ -61,53 +52,27 @@ _OPENERS = {"(": ")", "（": "）", "「": "」", "『": "』", "“": "”", "�
 _TRAILING = ",，、;；:：—-·"
 
 
-class Kind:
-    """The kind of answer a question asks for (plain strings: they are feature keys)."""
-
-    YEAR = "year"
-    WHEN = "when"
-    MONEY = "money"
-    NUMBER = "number"
-    WHO = "who"
-    WHERE = "where"
-
-
-def answer_kind(normalized_question: str) -> str | None:
-    """The kind of answer asked for, or None when the question does not say."""
-    for kind, pattern in (
-        (Kind.YEAR, _YEAR),
-        (Kind.WHEN, _WHEN),
-        (Kind.MONEY, _MONEY),
-        (Kind.NUMBER, _NUMBER),
-        (Kind.WHO, _WHO),
-        (Kind.WHERE, _WHERE),
-    ):
-        if pattern.search(normalized_question):
-            return kind
-    return None
-
-
-def fits(kind: str | None, normalized_text: str) -> bool:
+def fits(kind: AnswerKind, normalized_text: str) -> bool:
     """True when the text holds something of the kind asked for."""
-    if kind == Kind.YEAR:
+    if kind == AnswerKind.YEAR:
         return bool(_YEAR_LIKE.search(normalized_text))
-    if kind == Kind.WHEN:
+    if kind == AnswerKind.WHEN:
         return bool(_DATE_LIKE.search(normalized_text))
-    if kind == Kind.MONEY:
+    if kind == AnswerKind.MONEY:
         return bool(_MONEY_LIKE.search(normalized_text))
-    if kind == Kind.NUMBER:
+    if kind == AnswerKind.NUMBER:
         return bool(_NUMBER_LIKE.search(normalized_text))
-    if kind == Kind.WHERE:
+    if kind == AnswerKind.WHERE:
         return bool(_PLACE_LIKE.search(normalized_text))
     return True
 
 
-def asks_publication_date(normalized_question: str) -> bool:
+def asks_publication_date(question: QuestionProfile) -> bool:
     """"When did this article come out?": the answer is the article's dateline."""
     return (
-        answer_kind(normalized_question) in (Kind.WHEN, Kind.YEAR)
-        and bool(_ARTICLE.search(normalized_question))
-        and bool(_PUBLISHED.search(normalized_question))
+        question.kind in (AnswerKind.WHEN, AnswerKind.YEAR)
+        and bool(_ARTICLE.search(question.normalized))
+        and bool(_PUBLISHED.search(question.normalized))
     )
 
 
@@ -128,7 +93,7 @@ class QuestionProfile:
     bigrams: frozenset[str]
     trigrams: frozenset[str]
     chars: frozenset[str]
-    kind: str | None
+    kind: AnswerKind
     neighbours: tuple[str, ...]  # content words right before and after the question word
     total: float  # the sum of the weights
     terms: tuple[tuple[str, float, float], ...]  # (word, weight, partial) for the hot loop of `coverage`
@@ -145,24 +110,27 @@ class QuestionProfile:
 
 
 def profile_question(
-    question: str,
+    question: Question,
+    analyzer: Analyzer,
     known: Callable[[str], bool],
     weight: Callable[[str], float],
-    tokens: Sequence[tuple[str, int, int]] | None = None,
 ) -> QuestionProfile:
-    """Weigh the question's content words (general-language IDF); `tokens` is its cut, when already made."""
-    normalized = normalize(question)
-    if tokens is None:
-        tokens = question_tokens(question)
-    located = [(w, s, e) for w, s, e in tokens if is_content_word(w)]
+    """Weigh the question's content words (general-language IDF), from the cut the analyzer already made."""
+    normalized = question.normalized
+    located = []
+    at = 0
+    for word in question.cut:
+        if analyzer.is_content(word):
+            located.append((word, at, at + len(word)))
+        at += len(word)
     words: dict[str, None] = {}
     for word, _, _ in located:
-        if len(word) > 1 and has_cjk(word) and not jieba.dt.FREQ.get(word) and _mostly_function(word):
+        if len(word) > 1 and has_cjk(word) and not analyzer.in_dictionary(word) and _mostly_function(word, analyzer):
             # A run jieba glued from a function word and another character ("几不",
             # "要罚"): only its content characters count. Left whole it would weigh
             # like a rare term and be missing from every document.
             for char in word:
-                if is_content_word(char):
+                if analyzer.is_content(char):
                     words.setdefault(char, None)
         else:
             words.setdefault(word, None)
@@ -186,15 +154,15 @@ def profile_question(
         bigrams=bigrams,
         trigrams=frozenset(kept[i : i + 3] for i in range(len(kept) - 2)),
         chars=frozenset(kept),
-        kind=answer_kind(normalized),
+        kind=question.kind,
         neighbours=tuple(neighbours),
         total=sum(weights),
         terms=tuple(zip(ordered, weights, partial, strict=True)),
     )
 
 
-def _mostly_function(word: str) -> bool:
-    return 2 * sum(1 for c in word if not is_content_word(c)) >= len(word)
+def _mostly_function(word: str, analyzer: Analyzer) -> bool:
+    return 2 * sum(1 for c in word if not analyzer.is_content(c)) >= len(word)
 
 
 def coverage(profile: QuestionProfile, text: str) -> float:
@@ -232,7 +200,7 @@ def _neighbour_share(profile: QuestionProfile, text: str) -> float:
 
 def _kind_flags(profile: QuestionProfile, text: str) -> tuple[float, float]:
     """(asked and present, asked and absent)."""
-    if profile.kind is None:
+    if profile.kind == AnswerKind.ANY:
         return 0.0, 0.0
     ok = fits(profile.kind, text)
     return float(ok), float(not ok)
@@ -408,7 +376,7 @@ SENTENCE_FEATURES = (
 
 
 def sentence_features(profile: QuestionProfile, sentences: Sequence[Sentence], passage_of: Sequence[int],
-                      passage_cover: Sequence[float], texts: Sequence[str]) -> np.ndarray:
+                      passage_cover: Sequence[float] | np.ndarray, texts: Sequence[str]) -> np.ndarray:
     """One row per candidate sentence, columns SENTENCE_FEATURES (no model output in them).
 
     `passage_of[i]` indexes `passage_cover` and `texts` (original passage texts).
@@ -418,7 +386,10 @@ def sentence_features(profile: QuestionProfile, sentences: Sequence[Sentence], p
     # The coverage of the sentences just before and after (single sentences of the same passage).
     single = {(passage_of[i], s.position): covers[i] for i, s in enumerate(sentences) if not s.pair}
     context = [
-        (single.get((passage_of[i], s.position - 1), 0.0), single.get((passage_of[i], s.position + (2 if s.pair else 1)), 0.0))
+        (
+            single.get((passage_of[i], s.position - 1), 0.0),
+            single.get((passage_of[i], s.position + (2 if s.pair else 1)), 0.0),
+        )
         for i, s in enumerate(sentences)
     ]
     best = max(covers, default=0.0) or 1.0

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.analysis import normalize
+from retrieval.analysis import AnswerKind
 from retrieval.answer_features import (
     PASSAGE_FEATURES,
     SENTENCE_FEATURES,
@@ -42,6 +42,7 @@ from retrieval.answer_features import (
 )
 from retrieval.errors import IndexFileError
 from retrieval.results import Outcome
+from retrieval.text import normalize
 
 MODEL_FILE = "answer_model.json"
 FORMAT = "zhdocqa-answer-model"
@@ -93,7 +94,8 @@ class Linear:
         features = tuple(data["features"])
         if features != expected:
             raise IndexFileError(
-                f"{where} 的特征 {list(features)} 与代码的 {list(expected)} 不一致:请用 python -m retrieval.answer_training 重新生成。"
+                f"{where} 的特征 {list(features)} 与代码的 {list(expected)} 不一致:"
+                "请用 python -m retrieval.answer_training 重新生成。"
             )
         arrays = [np.asarray(data[key], dtype=np.float64) for key in ("mean", "scale", "weights")]
         if any(a.shape != (len(features),) for a in arrays):
@@ -223,7 +225,7 @@ def trace(
     result.ranked = sorted(range(len(texts)), key=lambda i: (-logits[i], i))
     chosen = result.ranked[: model.headline_passages]
     cover = rows[:, PASSAGE_FEATURES.index("coverage")]
-    for rank, candidate in enumerate(chosen):
+    for candidate in chosen:
         if sentence_cache is not None and candidate in sentence_cache:
             found = sentence_cache[candidate]
         else:
@@ -259,7 +261,7 @@ def trace(
             coverage(profile, sentence.normalized),
             bigram_share(profile, sentence.normalized),
             kind_absent,
-            float(profile.kind is not None),
+            float(profile.kind != AnswerKind.ANY),
             profile.missing_share,
             math.log1p(len(profile.words)),
             float(cover.max()),
@@ -282,7 +284,7 @@ def trace(
 
 def _dateline(profile: QuestionProfile, result: Trace, top: int) -> int | None:
     """The dateline sentence of the best passage, for a question about when an article came out."""
-    if not asks_publication_date(profile.normalized):
+    if not asks_publication_date(profile):
         return None
     for i, (sentence, candidate) in enumerate(zip(result.sentences, result.sentence_passage, strict=True)):
         if candidate == top and not sentence.pair and is_dateline(sentence.normalized):

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.analysis import index_terms, normalize
 from retrieval.answer_features import PASSAGE_FEATURES, QuestionProfile, Sentence, profile_question
 from retrieval.answer_model import (
     CONFIDENCE_FEATURES,
@@ -36,6 +35,7 @@ from retrieval.answer_model import (
     trace,
 )
 from retrieval.results import Outcome
+from retrieval.text import normalize
 
 DATA_FILES = ("cmrc2018_dev.json", "DRCD_dev.json")
 FOLDS = 5
@@ -129,15 +129,12 @@ def build_examples(data: Path, progress: bool = True) -> list[Example]:
 
 def _unused_words(retriever, rng: np.random.Generator) -> list[str]:
     """Everyday two-character words that no document of the collection holds (seeded order)."""
-    import jieba
-
-    from retrieval.analysis import is_content_word
-
-    jieba.lcut("")
+    analyzer = retriever._analyzer
+    analyzer.load()
     words = sorted(
-        w for w, f in jieba.dt.FREQ.items()
+        w for w, f in analyzer._jieba().FREQ.items()
         if f >= 200 and len(w) == 2 and all("\u4e00" <= c <= "\u9fff" for c in w)
-        and is_content_word(w) and not retriever._known(w)
+        and analyzer.is_content(w) and not retriever._known(w)
     )
     return [words[i] for i in rng.permutation(len(words))[:5000]]
 
@@ -149,12 +146,11 @@ def _paraphrased(question: str, unused: list[str], rng: np.random.Generator, ret
     words; people asking a bot paraphrase. The copy teaches the models that a
     word missing from the documents is not by itself a sign of no answer.
     """
-    from retrieval.analysis import content_words
-
     if rng.random() >= PARAPHRASED_SHARE:
         return None
-    normalized = normalize(question)
-    words = [w for w in content_words(question) if len(w) >= 2 and w in normalized]
+    analysed = retriever._analyzer.question(question)
+    normalized = analysed.normalized
+    words = [w for w in analysed.words if len(w) >= 2 and w in normalized]
     if len(words) < 2:
         return None
     # One word, or two of a longer question: people reword more than one.
@@ -167,8 +163,9 @@ def _paraphrased(question: str, unused: list[str], rng: np.random.Generator, ret
 def _views(question: str, augmented: bool, record: dict, retriever, normalized_cache: dict[int, str]) -> list[Example]:
     """The question over the whole collection, and with its paragraph left out."""
     collection, index = retriever._collection, retriever._index
-    profile = profile_question(question, retriever._known, retriever._general.weight)
-    ranked = index.top(index_terms(question), CANDIDATES + 10)
+    analysed = retriever._analyzer.question(question)
+    profile = profile_question(analysed, retriever._analyzer, retriever._known, retriever._general.weight)
+    ranked = index.top(list(analysed.terms), CANDIDATES + 10)
     gold_texts = [normalize(collection.passage_text(i)) for i in collection.doc_passages(record["gold"])]
 
     def known_elsewhere(word: str) -> bool:
@@ -180,7 +177,7 @@ def _views(question: str, augmented: bool, record: dict, retriever, normalized_c
             return outside(word)
         return retriever._known(word) and all(outside(word[i : i + 2]) for i in range(len(word) - 1))
 
-    near_miss = profile_question(question, known_elsewhere, retriever._general.weight)
+    near_miss = profile_question(analysed, retriever._analyzer, known_elsewhere, retriever._general.weight)
     out = []
     for left_out in (False, True):
         kept = [(i, s) for i, s in ranked if not left_out or int(collection.passage_doc[i]) != record["gold"]]
@@ -299,17 +296,20 @@ def fit(examples: Sequence[Example]) -> AnswerModel:
     headline = fit_listwise(stacked, np.concatenate(labels), starts, HEADLINE_FEATURES)
     # 3. confidence: both views; right when the chosen headline holds the answer.
     model = AnswerModel(rerank, headline, None, CANDIDATES, HEADLINE_PASSAGES)
-    rows, labels, left_out, original = [], [], [], []
+    conf_rows: list[np.ndarray] = []
+    conf_labels: list[bool] = []
+    left_out: list[bool] = []
+    original: list[bool] = []
     for ex in examples:
         t = ex.trace(model)
         if t.confidence_row is None:
             continue
-        rows.append(t.confidence_row)
-        labels.append(_headline_right(ex, t))
+        conf_rows.append(t.confidence_row)
+        conf_labels.append(_headline_right(ex, t))
         left_out.append(ex.left_out)
         original.append(not ex.augmented)
-    stacked = np.vstack(rows)
-    confidence = fit_logistic(stacked, np.array(labels, dtype=float), CONFIDENCE_FEATURES)
+    stacked = np.vstack(conf_rows)
+    confidence = fit_logistic(stacked, np.array(conf_labels, dtype=float), CONFIDENCE_FEATURES)
     # The threshold is set on the questions as written, not on the paraphrased copies.
     keep = np.array(original)
     probabilities = 1.0 / (1.0 + np.exp(-confidence.logits(stacked[keep])))
@@ -367,7 +367,7 @@ def cross_validate(examples: Sequence[Example], folds: int = FOLDS, progress: bo
         if progress:
             print(f"  fold {f + 1}/{folds}", file=sys.stderr)
         model = fit([ex for ex, g in zip(examples, fold) if g != f])
-        for i in np.flatnonzero(fold == f):
+        for i in (int(j) for j in np.flatnonzero(fold == f)):
             if not examples[i].augmented:
                 results[i] = judge(examples[i], model)
     return [r for r in results if r is not None]

@@ -1,16 +1,22 @@
-"""Ranked passages to what a reader sees: highlights, and which question words the documents know.
+"""Ranked passages to an answer: hits with highlights, the headline, and the decision to answer.
 
-The headline sentence and the decision to answer are the answer model's
-(`answer_features`, `answer_model`).
+BM25 scores do not say whether a question is answered (they depend on the
+question's length and words). The answer model (`answer_features`,
+`answer_model`) reranks the best candidates, chooses the headline among them
+whatever k is, and says how sure it is; from that sureness follow the three
+outcomes: answered, unsure (related passages, no claim) and no answer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from retrieval.analysis import has_cjk, located_words, normalize_with_offsets
-
-Span = tuple[int, int]
+from retrieval.analysis import Analyzer, Question
+from retrieval.answer_features import QuestionProfile, headline_text
+from retrieval.answer_model import AnswerModel, decide
+from retrieval.collection import PassageSource
+from retrieval.results import Answer, Citation, Hit, Outcome, Reason
+from retrieval.text import Span, has_cjk, merge_spans, noise_spans, normalize_with_offsets
 
 
 def is_known(word: str, document_frequency: Callable[[str], int]) -> bool:
@@ -22,7 +28,10 @@ def is_known(word: str, document_frequency: Callable[[str], int]) -> bool:
     return False
 
 
-def highlight_spans(text: str, words: Sequence[str]) -> tuple[Span, ...]:
+# -- hits ---------------------------------------------------------------------------
+
+
+def highlight_spans(text: str, words: Sequence[str], analyzer: Analyzer) -> tuple[Span, ...]:
     """Spans of `text` where a word of the question stands, merged and sorted.
 
     Words of two or more characters are found wherever they occur (jieba may cut
@@ -41,15 +50,72 @@ def highlight_spans(text: str, words: Sequence[str]) -> tuple[Span, ...]:
             spans.append((offsets[start], offsets[start + len(word) - 1] + 1))
             start = normalized.find(word, start + len(word))
     if singles:
-        spans.extend((t.start, t.end) for t in located_words(text) if t.word in singles)
-    return _merge(spans)
+        spans.extend((t.start, t.end) for t in analyzer.located_words(text) if t.word in singles)
+    return merge_spans(spans)
 
 
-def _merge(spans: list[Span]) -> tuple[Span, ...]:
-    merged: list[list[int]] = []
-    for start, end in sorted(spans):
-        if merged and start < merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    return tuple((s, e) for s, e in merged)
+def make_hits(
+    collection: PassageSource, ranked: Sequence[tuple[int, float]], question: Question, analyzer: Analyzer
+) -> list[Hit]:
+    """Hits for ranked (passage, score) pairs: text, citation, highlights, rank from 1."""
+    hits = []
+    for rank, (index, score) in enumerate(ranked, start=1):
+        passage = collection.passage(index)
+        record = collection.record(passage.doc_index)
+        text = collection.text_of(passage)
+        citation = Citation(record.doc_id, record.title, record.source, record.date, record.url, passage.paragraph)
+        hits.append(
+            Hit(
+                text=text,
+                score=score,
+                citation=citation,
+                highlights=highlight_spans(text, question.words, analyzer),
+                rank=rank,
+                start=passage.start,
+                end=passage.end,
+                hidden=tuple(noise_spans(text)),
+            )
+        )
+    return hits
+
+
+# -- the answer ---------------------------------------------------------------------
+
+
+def answer(
+    question: Question,
+    profile: QuestionProfile,
+    collection: PassageSource,
+    ranked: Sequence[tuple[int, float]],
+    k: int,
+    analyzer: Analyzer,
+    model: AnswerModel,
+) -> Answer:
+    """The answer from the ranked (passage, score) pairs: one call to the answer model decides.
+
+    The model looks at the first `model.candidates` of `ranked`; the passage
+    holding the headline is shown first, whatever `k` is.
+    """
+    pool = list(ranked[: model.candidates])
+    texts = [collection.passage_text(i) for i, _ in pool]
+    decision = decide(profile, texts, [score for _, score in pool], model)
+    order = [pool[j] for j in decision.order] + list(ranked[len(pool) :])
+    hits = tuple(make_hits(collection, order[:k], question, analyzer))
+    missing, confidence = profile.missing, decision.confidence
+    if decision.outcome == Outcome.ANSWERED and decision.headline is not None:
+        holder, span = decision.headline
+        # `decision.order` puts the headline's passage first.
+        sentence = headline_text(texts[holder], span)
+        return Answer(question.text, hits, False, sentence, 0, missing_words=missing, outcome=Outcome.ANSWERED,
+                      confidence=confidence)
+    if decision.outcome == Outcome.UNSURE:
+        return Answer(question.text, hits, True, None, None, reason=Reason.UNCERTAIN, missing_words=missing,
+                      outcome=Outcome.UNSURE, confidence=confidence)
+    reason = Reason.UNKNOWN_WORDS if missing else Reason.LOW_COVERAGE
+    return Answer(question.text, hits, True, None, None, reason=reason, missing_words=missing,
+                  outcome=Outcome.NO_ANSWER, confidence=confidence)
+
+
+def abstention(question: Question, reason: Reason, missing: tuple[str, ...] = ()) -> Answer:
+    """An answer that says the documents do not answer, with no passages."""
+    return Answer(question.text, (), True, None, None, reason=reason, missing_words=missing)

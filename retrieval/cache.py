@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import jieba
 import platformdirs
+
+from retrieval.analysis import Analyzer
 
 APP_NAME = "zhdocqa"
 CACHE_ENV = "ZHDOCQA_CACHE_DIR"
@@ -17,10 +18,10 @@ def cache_root(environ: Mapping[str, str]) -> Path:
     return Path(environ.get(CACHE_ENV) or platformdirs.user_cache_dir(APP_NAME))
 
 
-def use_jieba_cache(root: Path) -> None:
-    """Keep jieba's dictionary cache under `root` rather than the shared /tmp."""
+def cached_analyzer(root: Path) -> Analyzer:
+    """An analyzer that keeps jieba's dictionary cache under `root` rather than the shared /tmp."""
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError:
-        return  # jieba falls back to the system temporary folder
-    jieba.dt.tmp_dir = str(root)
+        return Analyzer()  # jieba falls back to the system temporary folder
+    return Analyzer(dictionary_cache=root)

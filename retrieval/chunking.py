@@ -9,23 +9,18 @@ file it is made of, so it can always show the file's own characters.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
-from retrieval.cleaning import Line, ends_sentence
+from retrieval.cleaning import Line
 from retrieval.documents import Document
+from retrieval.text import Span, ends_sentence, joins_below, sentence_spans
 
 MAX_PASSAGE = 400
-SHORT_LINE = 30
-TINY_LINE = 12
 SEPARATOR = "\n"
 # Characters that cannot open a sentence: the line before was cut mid-sentence.
 _CONTINUATION = tuple(",，、;；:：)）」』”’")
 # Characters a line ends with when its sentence goes on in the next line.
 _UNFINISHED = tuple(",，、;；:：")
-_SENTENCE = re.compile(r"[^。！？!?;；\n]*(?:[。！？!?;；]+[”’」』)）\"']*|\n|$)")
-
-Span = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -49,8 +44,7 @@ class Passage:
 
 
 def _is_heading(line: Line) -> bool:
-    length = len(line.text)
-    return length <= TINY_LINE or (length <= SHORT_LINE and not ends_sentence(line.text))
+    return joins_below(line.text)
 
 
 def paragraphs(lines: tuple[Line, ...] | list[Line]) -> list[list[Line]]:
@@ -58,6 +52,9 @@ def paragraphs(lines: tuple[Line, ...] | list[Line]) -> list[list[Line]]:
     groups: list[list[Line]] = []
     pending: list[Line] = []  # headings waiting for the paragraph below
     for line in lines:
+        if line.continues and groups and not pending:
+            groups[-1].append(line)
+            continue
         previous = groups[-1][-1] if groups and not pending else None
         if previous is not None and not ends_sentence(previous.text) and not _is_heading(previous):
             if line.text.startswith(_CONTINUATION) or previous.text.endswith(_UNFINISHED):
@@ -70,20 +67,6 @@ def paragraphs(lines: tuple[Line, ...] | list[Line]) -> list[list[Line]]:
     if pending:
         groups.append(pending)
     return groups
-
-
-def sentence_spans(text: str) -> list[Span]:
-    """(start, end) of each sentence of `text`, white space around it left out."""
-    spans = []
-    for match in _SENTENCE.finditer(text):
-        start, end = match.span()
-        piece = text[start:end]
-        if not piece.strip():
-            continue
-        start += len(piece) - len(piece.lstrip())
-        end -= len(piece) - len(piece.rstrip())
-        spans.append((start, end))
-    return spans
 
 
 def _split(spans: list[Span], document: Document) -> list[tuple[Span, ...]]:

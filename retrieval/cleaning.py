@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from retrieval.analysis import normalize, normalize_with_offsets
+from retrieval.text import normalize, normalize_with_offsets, sentence_spans
 
 # Lines whose whole purpose is navigation or credits.
 _LABELS = (
@@ -22,14 +22,25 @@ _LABELS = (
     "微信扫一扫|字号|字体"
 )
 _LABEL_LINE = re.compile(rf"^(?:{_LABELS})\s*(?:[::].*)?$")
-_BOILERPLATE = re.compile(
+# Phrases that make the line they open page furniture, however long: navigation, the
+# wrappers content farms put around a copied article, a page's link to itself.
+_FURNITURE = (
     r"当前位置|您的位置|你的位置|您现在的位置|首页\s*[»>›/]|».*»"
-    r"|版权所有|版权归|copyright|all\s+rights?\s+reserved|©"
-    r"|仅代表作者|不代表本(?:站|网|平台)|仅提供信息存储|如有侵权|侵权行为|转载请注明|未经授权.{0,6}转载"
-    r"|icp[备证]|公网安备"
-    # content-farm wrappers around a copied article
+    r"|仅提供信息存储|本文由.{0,30}(?:授权|发布)"
+    r"|本文[^。]{0,40}(?:链接|地址)\s*[::]|原文(?:链接|地址)\s*[::]"
     r"|给大家分享|请往下看|就介绍到这|感兴趣的(?:朋友|小伙伴|话)"
 )
+# Notices that also stand inside article text: only the sentence holding one is cut.
+_NOTICES = (
+    r"版权所有|版权归|copyright|all\s+rights?\s+reserved|©"
+    r"|仅代表作者|不代表本(?:站|网|平台)|如有侵权|侵权行为|转载请注明|未经授权.{0,6}转载"
+    r"|icp[备证]|公网安备"
+)
+FURNITURE = re.compile(_FURNITURE)
+BOILERPLATE = re.compile(f"{_FURNITURE}|{_NOTICES}")
+# A notice that says what it is up front is furniture however long it runs.
+_NOTICE = re.compile(r"^[【\[(（]?\s*(?:免责声明|郑重声明|版权声明|特别声明|声明)\s*[】\])）]?\s*[::]")
+_CLAUSE = re.compile(r"[^,，;；:：]+[,，;；:：]?")
 _CREDIT = re.compile(r"^[(（\[【]?\s*(?:责任编辑|编辑|文|作者|记者|校对|来源)\s*[::/].{0,16}[)）\]】]?$")
 _BULLET = re.compile(r"^[-•·*▪►]\s*\S")
 # Links inside a line: 【字体:大 中 小】【打印】, 放大字体 缩小字体.
@@ -39,8 +50,10 @@ _INLINE = re.compile(
     r"|(?:放大|缩小|默认)字体|字体\s*[::]\s*大\s*中\s*小"
 )
 _NON_WORD = re.compile(r"\W+")
-_TERMINAL = "。！？!?…"
 
+# A line with more words than this keeps them when a boilerplate phrase stands inside:
+# only the sentence (or, in a long sentence, the clause) holding the phrase is cut.
+LONG_LINE = 40
 MIN_DUPLICATE_KEY = 6
 MIN_PREFIX_KEY = 20
 HEADER_LINES = 15
@@ -54,6 +67,7 @@ class Line:
     end: int
     text: str  # the file's own characters
     norm: str  # normalize(text)
+    continues: bool = False  # a piece of the line before, cut apart around boilerplate
 
     @property
     def key(self) -> str:
@@ -96,16 +110,59 @@ def _trim_inline(line: Line) -> list[Line]:
     return pieces
 
 
+def _piece(line: Line, start: int, end: int, continues: bool) -> Line | None:
+    """The part text[start:end] of `line`, stripped, as a line of its own; None when blank."""
+    raw = line.text[start:end]
+    stripped = raw.strip()
+    if not stripped or not _NON_WORD.sub("", stripped):
+        return None
+    begin = line.start + start + raw.index(stripped[0])
+    return Line(begin, begin + len(stripped), stripped, normalize(stripped), continues)
+
+
+def _cut_boilerplate(line: Line) -> list[Line]:
+    """A long line with a boilerplate phrase inside, without the sentence or clause holding it."""
+    if len(line.key) <= LONG_LINE or not BOILERPLATE.search(line.norm) or _NOTICE.match(line.norm):
+        return [line]
+    sentences = sentence_spans(line.text)
+    first = normalize(line.text[sentences[0][0] : sentences[0][1]]) if sentences else line.norm
+    if BOILERPLATE.search(first) and (FURNITURE.search(first) or len(_NON_WORD.sub("", first)) <= LONG_LINE):
+        return [line]  # the line opens with the notice: it is one, and is dropped whole
+    kept: list[tuple[int, int]] = []
+    for start, end in sentences:
+        sentence = line.text[start:end]
+        if not BOILERPLATE.search(normalize(sentence)):
+            kept.append((start, end))
+        elif len(_NON_WORD.sub("", sentence)) > LONG_LINE:
+            for match in _CLAUSE.finditer(sentence):
+                if not BOILERPLATE.search(normalize(match.group())):
+                    kept.append((start + match.start(), start + match.end()))
+    pieces: list[Line] = []
+    # Neighbouring kept parts stay one piece; a cut starts a new piece of the same paragraph.
+    for start, end in kept:
+        if pieces and line.text[pieces[-1].end - line.start : start].strip() == "":
+            merged = _piece(line, pieces[-1].start - line.start, end, pieces[-1].continues)
+            if merged is not None:
+                pieces[-1] = merged
+            continue
+        piece = _piece(line, start, end, bool(pieces) or line.continues)
+        if piece is not None:
+            pieces.append(piece)
+    return pieces
+
+
 def is_boilerplate(line: Line) -> bool:
     """True for a line that is page furniture, not article text."""
     norm = line.norm.strip().lstrip("-•·*▪► ")
     if not _NON_WORD.sub("", norm):
         return True
+    if _NOTICE.match(norm):
+        return True
     if _LABEL_LINE.match(norm) and len(norm) <= 60:
         return True
     if _CREDIT.match(norm):
         return True
-    return bool(_BOILERPLATE.search(norm))
+    return bool(BOILERPLATE.search(norm))
 
 
 def _bullet_runs(lines: list[Line]) -> set[int]:
@@ -142,6 +199,7 @@ def clean(text: str, is_dateline) -> CleanText:
     favour of the body's copy.
     """
     lines = [piece for line in split_lines(text) for piece in _trim_inline(line)]
+    lines = [piece for line in lines for piece in _cut_boilerplate(line)]
     bullets = _bullet_runs(lines)
     header_end = 0
     for i, line in enumerate(lines[:HEADER_LINES]):
@@ -180,9 +238,3 @@ def _repeats(lines: list[Line], dropped: set[int], header_end: int) -> set[int]:
         if len(key) >= MIN_PREFIX_KEY and following.startswith(key):
             repeats.update(occurrences[key])
     return repeats
-
-
-def ends_sentence(text: str) -> bool:
-    """True when `text` ends a sentence (closing quotes and brackets allowed)."""
-    stripped = text.rstrip("”’」』)）\"' ")
-    return bool(stripped) and stripped[-1] in _TERMINAL

@@ -8,7 +8,8 @@ Python object per passage.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from typing import Protocol
 
 import numpy as np
 
@@ -27,6 +28,33 @@ class DocumentRecord:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+class PassageSource(Protocol):
+    """What answers are built from: a local Collection, or the passages a cluster returned.
+
+    Passage numbers are the ones a Scorer ranks; documents are numbered in corpus order.
+    """
+
+    def __len__(self) -> int:
+        """The number of passages."""
+        ...
+
+    def passage(self, index: int) -> Passage: ...
+
+    def record(self, doc: int) -> DocumentRecord: ...
+
+    def text_of(self, passage: Passage) -> str: ...
+
+    def passage_text(self, index: int) -> str: ...
+
+    def listing(self) -> list[tuple[DocumentRecord, int]]:
+        """The documents that have passages, in corpus order, with their passage counts."""
+        ...
+
+    def nearby(self, doc_id: str, paragraph: int, around: int) -> list[int]:
+        """The passages of document `doc_id` within `around` paragraphs of `paragraph`, in order."""
+        ...
 
 
 class Collection:
@@ -49,7 +77,7 @@ class Collection:
         self.passage_paragraph = passage_paragraph
         self.span_ptr = span_ptr
         self.spans = spans
-        self._view = memoryview(text_blob) if text_blob.size else memoryview(b"")
+        self._view = text_blob.data if text_blob.size else memoryview(b"")
         self.doc_text = lru_cache(maxsize=512)(self._doc_text)
 
     @classmethod
@@ -92,6 +120,25 @@ class Collection:
         """The passage's text: its spans of the document, joined."""
         text = self.doc_text(passage.doc_index)
         return SEPARATOR.join(text[s:e] for s, e in passage.spans)
+
+    def record(self, doc: int) -> DocumentRecord:
+        return self.records[doc]
+
+    def listing(self) -> list[tuple[DocumentRecord, int]]:
+        counts = self.passage_counts()
+        return [(r, int(counts[i])) for i, r in enumerate(self.records) if counts[i]]
+
+    @cached_property
+    def _doc_numbers(self) -> dict[str, int]:
+        return {record.doc_id: i for i, record in enumerate(self.records)}
+
+    def nearby(self, doc_id: str, paragraph: int, around: int) -> list[int]:
+        """Raises KeyError for a doc_id the collection does not hold."""
+        return [
+            index
+            for index in self.doc_passages(self._doc_numbers[doc_id])
+            if abs(int(self.passage_paragraph[index]) - paragraph) <= around
+        ]
 
     def passage_counts(self) -> np.ndarray:
         return np.bincount(self.passage_doc, minlength=len(self.records))

@@ -34,7 +34,8 @@ def build_document(source_text: SourceText, override: Metadata | None = None) ->
     if dateline is None:
         # No dateline at the top: a date label anywhere short ("发布日期:") still counts.
         dateline = next((line for line in cleaned.lines if _is_dateline(line)), None)
-    date = find_date(dateline)[0] if dateline is not None else None
+    dated = find_date(dateline) if dateline is not None else None
+    date = dated[0] if dated is not None else None
     source = find_source(cleaned.lines, dateline)
     title = find_title(cleaned.lines, cleaned.content, cleaned.boilerplate, dateline, source)
     found = Metadata(title=title, source=source, date=date, url=find_url(source_text.text))

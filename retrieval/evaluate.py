@@ -1,9 +1,10 @@
-"""Print what a reader would feel: is the `答:` headline right, does the bot answer when it can, and hold back when it cannot.
+"""Print what a reader would feel: is the `答:` headline right, is it answered when it can be, held back when not.
 
     python -m retrieval.evaluate --shared ../shared            # all three sets
     python -m retrieval.evaluate --shared ../shared --only seeds
     python -m retrieval.evaluate --shared ../shared --only benchmark
     python -m retrieval.evaluate --only domain                 # the other-domain set in eval/domain
+    python -m retrieval.evaluate --shared ../shared --ranking lucene   # Lucene/OpenSearch scoring
 
 Seeds: `eval/seed_dev.jsonl` over the bundled seeds (format in eval/README.md),
 scored by the shipped model (which never saw them). Domain: questions written
@@ -60,8 +61,8 @@ def _holds(question: dict, sentence: str | None) -> bool:
     return any(s in sentence or normalize(s) in normalized for s in question["must_contain"])
 
 
-def evaluate_seeds(path: Path, k: int = 5, corpus: Path | None = None) -> list[SeedResult]:
-    retriever = Retriever(corpus or seeds_folder())
+def evaluate_seeds(path: Path, k: int = 5, corpus: Path | None = None, ranking: str = "exact") -> list[SeedResult]:
+    retriever = Retriever(corpus or seeds_folder(), ranking=ranking)
     results = []
     for line in path.read_text("utf-8").splitlines():
         if not line.strip():
@@ -121,7 +122,8 @@ def print_seed_report(title: str, results: list[SeedResult], k: int, verbose: bo
     report = seed_report(results, k)
     print(f"{title} ({report['answerable']} answerable, {report['unanswerable']} unanswerable, k={k})")
     print(
-        "  Hit@1 {hit@1:.3f}  Hit@3 {hit@3:.3f}  Hit@{k} {hitk:.3f}  MRR@{k} {mrrk:.3f}  headline holds the answer {headline:.3f}".format(
+        "  Hit@1 {hit@1:.3f}  Hit@3 {hit@3:.3f}  Hit@{k} {hitk:.3f}  MRR@{k} {mrrk:.3f}"
+        "  headline holds the answer {headline:.3f}".format(
             k=k, hitk=report[f"hit@{k}"], mrrk=report[f"mrr@{k}"], **report
         )
     )
@@ -150,11 +152,11 @@ def load_benchmark(data: Path) -> tuple[list[str], list[tuple[str, int, str]]]:
     return paragraphs, questions
 
 
-def evaluate_benchmark(data: Path, depth: int = 10) -> dict[str, dict[str, float]]:
+def evaluate_benchmark(data: Path, depth: int = 10, ranking: str = "exact") -> dict[str, dict[str, float]]:
     """BM25 alone: the rank of the paragraph asked on."""
     paragraphs, questions = load_benchmark(data)
     started = time.perf_counter()
-    retriever = Retriever.from_texts(paragraphs)
+    retriever = Retriever.from_texts(paragraphs, ranking=ranking)
     build_seconds = time.perf_counter() - started
     started = time.perf_counter()
     sums: dict[str, dict[str, float]] = {}
@@ -204,7 +206,10 @@ def print_model_report(data: Path) -> None:
             f"  |  unsure share {s['unsure_all']:.4f}  ECE {s['ece']:.4f}  ({s['answerable']} q)"
         )
     s = summary(results)
-    print("  reliability (pooled, answerable and left-out views): confidence bin, questions, mean confidence, headline right")
+    print(
+        "  reliability (pooled, answerable and left-out views):"
+        " confidence bin, questions, mean confidence, headline right"
+    )
     for lo, hi, count, mean_p, share in s["reliability"]:
         print(f"    {lo:.1f}-{hi:.1f}  {count:>5}  {mean_p:.3f}  {share:.3f}")
 
@@ -216,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--domain", type=Path, default=DOMAIN, help="a folder with docs/ and questions.jsonl")
     parser.add_argument("--k", type=int, default=5, help="passages per answer for the seed questions (default 5)")
     parser.add_argument("--verbose", action="store_true", help="list each seed and domain question's outcome")
+    parser.add_argument(
+        "--ranking", choices=("exact", "lucene"), default="exact", help="scoring: rank-bm25 (default) or Lucene's"
+    )
     args = parser.parse_args(argv)
     seed_file = args.shared / "eval" / "seed_dev.jsonl"
     data = args.shared / "data"
@@ -223,22 +231,23 @@ def main(argv: list[str] | None = None) -> int:
         if not seed_file.is_file():
             print(f"找不到 {seed_file}:请用 --shared 指定 shared 目录。", file=sys.stderr)
             return 2
-        print_seed_report("seed_dev", evaluate_seeds(seed_file, args.k), args.k, args.verbose)
+        results = evaluate_seeds(seed_file, args.k, ranking=args.ranking)
+        print_seed_report(f"seed_dev, ranking {args.ranking}", results, args.k, args.verbose)
     if args.only in (None, "domain"):
         questions = args.domain / "questions.jsonl"
         if not questions.is_file():
             print(f"找不到 {questions}:请用 --domain 指定含 docs/ 与 questions.jsonl 的目录。", file=sys.stderr)
             return 2
-        results = evaluate_seeds(questions, args.k, args.domain / "docs")
+        results = evaluate_seeds(questions, args.k, args.domain / "docs", ranking=args.ranking)
         print_seed_report(f"other domain ({args.domain.name})", results, args.k, args.verbose)
     if args.only in (None, "benchmark"):
         if not all((data / name).is_file() for name in BENCHMARK_FILES):
             print(f"找不到 {data} 中的 {', '.join(BENCHMARK_FILES)}:请用 --shared 指定 shared 目录。", file=sys.stderr)
             return 2
-        sums = evaluate_benchmark(data)
+        sums = evaluate_benchmark(data, ranking=args.ranking)
         pooled = sums["pooled"]
         print(
-            f"CMRC+DRCD ({pooled['paragraphs']} paragraphs as {pooled['passages']} passages,"
+            f"CMRC+DRCD, ranking {args.ranking} ({pooled['paragraphs']} paragraphs as {pooled['passages']} passages,"
             f" {pooled['questions']} questions; build {pooled['build_s']:.1f} s, {pooled['ms_per_query']:.1f} ms/query)"
         )
         for group in (*BENCHMARK_FILES, "pooled"):

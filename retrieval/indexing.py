@@ -14,15 +14,14 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-import jieba
-
-from retrieval.analysis import index_terms
+from retrieval.analysis import Analyzer
 from retrieval.chunking import Passage, chunk
 from retrieval.collection import Collection, DocumentRecord
 from retrieval.documents import build_document
-from retrieval.loading import SourceText
+from retrieval.loading import Skipped, SourceText
+from retrieval.lucene_scoring import LocalIndex, finish
 from retrieval.metadata import Metadata
-from retrieval.ranking import BM25Index, IndexBuilder
+from retrieval.ranking import IndexBuilder, Ranking
 
 # Below this many characters a pool costs more than it saves.
 PARALLEL_CHARACTERS = 2_000_000
@@ -40,13 +39,18 @@ class AnalysedDocument:
     passages: list[Passage]
     terms: list[tuple[str, list[int], int]]  # per passage: joined distinct terms, counts, length
 
+    def term_counts(self) -> Iterator[tuple[list[str], list[int]]]:
+        """Per passage: its distinct terms and their counts, in first-seen order."""
+        for joined, counts, _ in self.terms:
+            yield (joined.split(_TERM_SEPARATOR) if joined else []), counts
 
-def analyse(source: SourceText, override: Metadata | None, doc_index: int) -> AnalysedDocument:
+
+def analyse(source: SourceText, override: Metadata | None, doc_index: int, analyzer: Analyzer) -> AnalysedDocument:
     document = build_document(source, override)
     passages = chunk(document, doc_index)
     rows = []
     for passage in passages:
-        terms = index_terms(passage.text(document))
+        terms = analyzer.terms(passage.text(document))
         counts = Counter(terms)
         rows.append((_TERM_SEPARATOR.join(counts), list(counts.values()), len(terms)))
     record = DocumentRecord(document.doc_id, document.title, document.source, document.date, document.url)
@@ -57,53 +61,85 @@ def analyse(source: SourceText, override: Metadata | None, doc_index: int) -> An
 # than receive them through a pipe.
 _SOURCES: Sequence[SourceText] = ()
 _CATALOG: dict[str, Metadata] = {}
+_ANALYZER: Analyzer | None = None
 
 
 def _analyse_at(index: int) -> AnalysedDocument:
     source = _SOURCES[index]
-    return analyse(source, _CATALOG.get(source.doc_id), index)
+    assert _ANALYZER is not None
+    return analyse(source, _CATALOG.get(source.doc_id), index, _ANALYZER)
 
 
-def _analysed(sources: Sequence[SourceText], catalog: dict[str, Metadata], workers: int) -> Iterator[AnalysedDocument]:
-    global _SOURCES, _CATALOG
+def _analysed(
+    sources: Sequence[SourceText], catalog: dict[str, Metadata], workers: int, analyzer: Analyzer
+) -> Iterator[AnalysedDocument]:
+    global _SOURCES, _CATALOG, _ANALYZER
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         for index, source in enumerate(sources):
-            yield analyse(source, catalog.get(source.doc_id), index)
+            yield analyse(source, catalog.get(source.doc_id), index, analyzer)
         return
-    jieba.initialize()
-    _SOURCES, _CATALOG = sources, catalog
+    analyzer.load()
+    _SOURCES, _CATALOG, _ANALYZER = sources, catalog, analyzer
     try:
         context = multiprocessing.get_context("fork")
         with context.Pool(workers) as pool:
             yield from pool.imap(_analyse_at, range(len(sources)), chunksize=16)
     finally:
-        _SOURCES, _CATALOG = (), {}
+        _SOURCES, _CATALOG, _ANALYZER = (), {}, None
+
+
+def analysed_documents(
+    sources: Sequence[SourceText],
+    analyzer: Analyzer,
+    catalog: dict[str, Metadata] | None = None,
+    workers: int | None = None,
+) -> Iterator[AnalysedDocument]:
+    """Each source analysed, in order (in worker processes for a large collection): for exports."""
+    return _analysed(sources, catalog or {}, _workers(sources, workers), analyzer)
+
+
+def _workers(sources: Sequence[SourceText], workers: int | None) -> int:
+    if workers is not None:
+        return workers
+    large = sum(len(s.text) for s in sources) >= PARALLEL_CHARACTERS
+    return (os.cpu_count() or 1) if large else 1
+
+
+@dataclass(frozen=True)
+class BuiltIndex:
+    collection: Collection
+    index: LocalIndex
+    empty: list[Skipped]  # documents left with no text once page furniture was removed
 
 
 def build_index(
     sources: Sequence[SourceText],
+    analyzer: Analyzer,
     catalog: dict[str, Metadata] | None = None,
     workers: int | None = None,
     progress: bool = False,
-) -> tuple[Collection, BM25Index]:
+    ranking: Ranking = Ranking.EXACT,
+) -> BuiltIndex:
     """The collection and BM25 index of `sources`.
 
     `workers`: processes for analysis (default: one per core for a large
     collection, none for a small one). `progress`: show a bar on stderr for a
-    build that lasts more than a couple of seconds.
+    build that lasts more than a couple of seconds. `ranking`: the scorer the
+    index is built for ("lucene" scores as Lucene and OpenSearch do).
     """
     catalog = catalog or {}
-    if workers is None:
-        large = sum(len(s.text) for s in sources) >= PARALLEL_CHARACTERS
-        workers = (os.cpu_count() or 1) if large else 1
+    workers = _workers(sources, workers)
     records: list[DocumentRecord] = []
     texts: list[str] = []
     passages: list[Passage] = []
     builder = IndexBuilder()
-    analysed = _analysed(sources, catalog, workers)
+    empty: list[Skipped] = []
+    analysed = _analysed(sources, catalog, workers, analyzer)
     if progress:
         analysed = _with_progress(analysed, len(sources))
     for document in analysed:
+        if not document.passages:
+            empty.append(Skipped(document.record.doc_id, "清理掉页面杂项(导航、版权声明等)后没有正文"))
         records.append(document.record)
         texts.append(document.text)
         passages.extend(document.passages)
@@ -111,7 +147,7 @@ def build_index(
             builder.add_counts(joined.split(_TERM_SEPARATOR) if joined else [], counts, length)
     collection = Collection.from_parts(records, texts, passages)
     del texts, passages  # the collection holds them in arrays now; free the objects before the index
-    return collection, builder.finish()
+    return BuiltIndex(collection, finish(*builder.finish_postings(), ranking), empty)
 
 
 def _with_progress(items: Iterator[AnalysedDocument], total: int) -> Iterator[AnalysedDocument]:

@@ -17,11 +17,11 @@ import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from retrieval.analysis import NOISE, normalize_with_offsets
-from retrieval.cleaning import _BOILERPLATE, Line, ends_sentence
+from retrieval.cleaning import BOILERPLATE, Line
 from retrieval.errors import CatalogError
+from retrieval.loading import CATALOG_NAME, os_reason
+from retrieval.text import NOISE, ends_sentence, normalize_with_offsets
 
-CATALOG_NAME = "catalog.toml"
 FIELDS = ("title", "source", "date", "url")
 
 _DATE = re.compile(r"(?<!\d)((?:19|20)\d\d)\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})(?!\d)\s*日?")
@@ -146,7 +146,7 @@ def find_title(
     the page repeats most (first on a tie).
     """
     for line in boilerplate[:3]:
-        if _BOILERPLATE.search(line.norm):
+        if BOILERPLATE.search(line.norm):
             match = _BOOK_TITLE.search(line.text)
             if match:
                 return NOISE.sub("", match.group(1)).strip()
@@ -173,11 +173,15 @@ HEAD_LINES = 12
 def read_catalog(folder: Path) -> dict[str, Metadata]:
     """The catalog beside the documents, by document id; empty when there is none."""
     path = folder / CATALOG_NAME
-    if not path.is_file():
-        return {}
     try:
         table = tomllib.loads(path.read_text("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+    except FileNotFoundError:
+        return {}
+    except OSError as error:
+        raise CatalogError(
+            f"目录文件 {path} 无法读取({os_reason(error)})。请检查它的权限,或删除它以自动识别元数据。"
+        ) from error
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as error:
         raise CatalogError(f"目录文件 {path} 无法解析: {error}。请修正它,或删除它以自动识别元数据。") from error
     catalog = {}
     for doc_id, fields in table.items():

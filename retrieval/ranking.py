@@ -5,8 +5,8 @@ a term in half or more of the passages a zero or negative IDF, floored at a
 fraction of the average IDF, which on a corpus of a few passages can itself be
 zero or negative, so that a passage that matches ranks no higher than one that
 does not. The IDF here is Lucene's, log(1 + (N - df + 0.5) / (df + 0.5)),
-positive for every term (`PositiveIdfBM25`, the reference the tests compare
-against).
+positive for every term (the tests compare against rank-bm25 with this IDF,
+tests/auxil/reference_bm25.py).
 
 rank-bm25 scores a query by looping in Python over every passage for each
 term. `BM25Index` instead stores, for each term, the passages that hold it and
@@ -20,11 +20,12 @@ from __future__ import annotations
 import math
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
 
 import numpy as np
-from rank_bm25 import BM25Okapi
 
 from retrieval.vocabulary import Vocabulary, sort_order
 
@@ -34,13 +35,23 @@ WEIGHT_CHUNK = 1 << 22
 MAX_COUNT = np.iinfo(np.uint16).max
 
 
-class PositiveIdfBM25(BM25Okapi):
-    """BM25Okapi with an IDF that is positive for every term: the reference scorer."""
+class Ranking(StrEnum):
+    """How passages are scored: rank-bm25's float64 BM25 (the default), or Lucene's (lucene_scoring)."""
 
-    def _calc_idf(self, nd: dict[str, int]) -> None:
-        for word, freq in nd.items():
-            self.idf[word] = idf_of(freq, self.corpus_size)
-        self.average_idf = sum(self.idf.values()) / len(self.idf) if self.idf else 0.0
+    EXACT = "exact"
+    LUCENE = "lucene"
+
+
+class Scorer(Protocol):
+    """What answering needs of a ranking: BM25Index, LuceneIndex, or a cluster's search."""
+
+    def top(self, terms: list[str], k: int) -> list[tuple[int, float]]:
+        """Up to `k` (passage, score) pairs, best first, ties by passage order."""
+        ...
+
+    def document_frequency(self, term: str) -> int:
+        """How many passages hold `term`."""
+        ...
 
 
 def idf_of(document_frequency: int, size: int) -> float:
@@ -102,7 +113,10 @@ class BM25Index:
         idf = np.array([idf_of(df, size) for df in frequencies.tolist()], dtype=np.float64)
         # The same float64 expression as rank-bm25, element for element, computed a
         # slice of postings at a time so that no temporary is as large as the index.
-        passage_norm = k1 * (1 - b + b * lengths.astype(np.float64) / average) if size else lengths.astype(np.float64)
+        # A collection with no terms at all (stopwords only) has nothing to weigh.
+        passage_norm = (
+            k1 * (1 - b + b * lengths.astype(np.float64) / average) if average else lengths.astype(np.float64)
+        )
         nnz = len(postings.indices)
         weights = np.empty(nnz, dtype=np.float64)
         for lo in range(0, nnz, WEIGHT_CHUNK):
@@ -184,6 +198,10 @@ class IndexBuilder:
         self._lengths.append(length)
 
     def finish(self, k1: float = K1, b: float = B) -> BM25Index:
+        return BM25Index.from_postings(*self.finish_postings(), k1, b)
+
+    def finish_postings(self) -> tuple[Vocabulary, Postings, np.ndarray]:
+        """The sorted vocabulary, term-major postings and passage lengths (for any scorer)."""
         inserted = list(self._ids)  # ids were handed out 0, 1, 2, ... in this order
         order = sort_order(inserted)
         terms = [inserted[i] for i in order]
@@ -203,4 +221,4 @@ class IndexBuilder:
         postings = postings_from_rows(term_ids, counts, row_ptr, len(terms))
         del term_ids, counts, row_ptr
         lengths = np.frombuffer(self._lengths, dtype=np.int64).copy()
-        return BM25Index.from_postings(vocabulary, postings, lengths, k1, b)
+        return vocabulary, postings, lengths

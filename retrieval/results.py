@@ -5,7 +5,39 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-Span = tuple[int, int]
+from retrieval.text import Span
+
+DEFAULT_K = 5  # passages in an answer unless asked otherwise
+
+
+class Reason(StrEnum):
+    """Why an answer abstained (its JSON value is the string)."""
+
+    EMPTY = "empty"  # nothing searchable in the question
+    NO_MATCH = "no-match"  # no passage shares a term with it
+    UNKNOWN_WORDS = "unknown-words"  # it hinges on words no document contains
+    LOW_COVERAGE = "low-coverage"  # no passage covers enough of it
+    UNCERTAIN = "uncertain"  # related passages, but the answer model is not sure they answer
+
+
+class Outcome(StrEnum):
+    """What the bot does with a question."""
+
+    ANSWERED = "answered"  # confident: the headline and the passages
+    UNSURE = "unsure"  # related passages, no claim that they answer
+    NO_ANSWER = "no_answer"  # the documents do not answer it
+
+
+class IndexStatus(StrEnum):
+    """Where a retriever's index came from."""
+
+    BUILT = "built"
+    LOADED = "loaded"
+    REBUILT_ANALYZER = "rebuilt: analyzer changed"
+    REBUILT_DAMAGED = "rebuilt: damaged"
+    REBUILT_CHANGED = "rebuilt: documents changed"
+    REBUILT_RANKING = "rebuilt: ranking changed"  # the saved index was built for the other ranking mode
+    REMOTE = "remote"  # served by an OpenSearch cluster (Retriever.from_opensearch)
 
 
 @dataclass(frozen=True)
@@ -70,14 +102,6 @@ class Hit:
         return "".join(piece for piece, _ in self.segments())
 
 
-class Outcome(StrEnum):
-    """What the bot does with a question."""
-
-    ANSWERED = "answered"  # confident: the headline and the passages
-    UNSURE = "unsure"  # related passages, no claim that they answer
-    NO_ANSWER = "no_answer"  # the documents do not answer it
-
-
 @dataclass(frozen=True)
 class Answer:
     """What `Retriever.ask` returns: the best passages, or an honest abstention."""
@@ -89,11 +113,12 @@ class Answer:
     # index in `hits` of the passage it comes from.
     best_sentence: str | None
     best_sentence_hit: int | None
-    # Why it abstained: "empty" (no searchable words), "no-match" (no passage
-    # shares a word), "unknown-words" or "low-coverage"; None when it answered.
-    reason: str | None = None
+    # Why it abstained; None when it answered.
+    reason: Reason | None = None
     # Informative words of the question that occur nowhere in the documents.
     missing_words: tuple[str, ...] = ()
+    # The question actually searched, when a conversation rewrote a follow-up; None otherwise.
+    searched: str | None = None
     # answered / unsure / no_answer; `abstained` is true exactly when not answered.
     outcome: Outcome | None = None  # None: derived from `abstained`
     # The probability that the best sentence holds the answer (calibrated on held-out articles).

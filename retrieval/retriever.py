@@ -2,37 +2,24 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval import general_idf, store
-from retrieval.analysis import (
-    NOISE,
-    content_words,
-    content_words_of,
-    index_terms,
-    index_terms_of,
-    noise_spans,
-    question_tokens,
-)
-from retrieval.answer_features import headline_text, profile_question
-from retrieval.answer_model import AnswerModel, decide, shipped_model
-from retrieval.answering import highlight_spans, is_known
-from retrieval.collection import Collection
-from retrieval.errors import CorpusError, IndexFileError, IndexVersionError, QuestionError
-from retrieval.general_idf import GeneralIdf
-from retrieval.indexing import build_index
-from retrieval.loading import Skipped, SourceText, read_folder
-from retrieval.metadata import read_catalog
-from retrieval.ranking import BM25Index
-from retrieval.results import Answer, Citation, Hit, Outcome
+from retrieval.analysis import Analyzer, Question, default_analyzer
+from retrieval.answer_features import profile_question
+from retrieval.answer_model import AnswerModel, shipped_model
+from retrieval.answering import abstention, answer, is_known, make_hits
+from retrieval.conversation import Conversation
+from retrieval.errors import CorpusError, ParameterError, QuestionError
+from retrieval.loading import FileNote, Skipped, SourceText
+from retrieval.ranking import Ranking
+from retrieval.results import DEFAULT_K, Answer, Citation, Hit, IndexStatus, Reason
 from retrieval.seeds import seeds_folder
+from retrieval.store import OpenedIndex, build_from_sources, open_folder
+from retrieval.text import NOISE, replace_surrogates
 
-log = logging.getLogger(__name__)
-
-DEFAULT_K = 5
+MAX_K = 1000
 MAX_QUESTION = 500
 
 
@@ -63,7 +50,18 @@ class Retriever:
 
     `Retriever()` uses the bundled seed articles; `from_directory` and
     `from_texts` use others. With `index_dir`, the built index is saved there
-    and reused while the folder's documents are unchanged.
+    and reused while the folder's documents are unchanged; a folder that holds
+    anything but this program's index is refused (IndexLocationError), never
+    overwritten. Links out of the folder are followed only with `follow_links`;
+    `rebuild` builds anew even when the saved index is fresh (replacing it only
+    once the new one is complete). `ranking` picks the scorer: "exact"
+    (rank-bm25's BM25, the default) or "lucene" (the scores Lucene and
+    OpenSearch give); a saved index is never reused across modes.
+    `from_opensearch` answers from a collection pushed to an OpenSearch cluster.
+
+    `_opened` is the hook every other source comes in by: a collection and a
+    scorer already opened (store.OpenedIndex), e.g. a cluster's search and the
+    passages it returns (retrieval.opensearch_backend).
     """
 
     def __init__(
@@ -73,44 +71,38 @@ class Retriever:
         index_dir: str | Path | None = None,
         workers: int | None = None,
         progress: bool = False,
+        follow_links: bool = False,
+        rebuild: bool = False,
+        analyzer: Analyzer | None = None,
+        on_rebuild: Callable[[IndexStatus], None] | None = None,
+        ranking: str = Ranking.EXACT,
+        _opened: OpenedIndex | None = None,
     ) -> None:
-        folder = Path(folder).expanduser() if folder is not None else seeds_folder()
-        self.folder: Path | None = folder
-        self.index_status = "built"
-        if index_dir is not None:
-            index_dir = Path(index_dir)
-            if self._open_saved(index_dir, folder):
-                return
-        stamps = store.folder_stamps(folder) if folder.is_dir() else []
-        texts, skipped = read_folder(folder)
-        collection, index = build_index(texts, read_catalog(folder), workers=workers, progress=progress)
-        self._use(collection, index, skipped)
-        if index_dir is not None:
-            try:
-                store.save(index_dir, collection, index, stamps, skipped, self._general)
-            except OSError as error:
-                log.warning("could not save the index to %s: %s", index_dir, error)
-
-    def _open_saved(self, index_dir: Path, folder: Path) -> bool:
-        """Use the saved index when it is sound and the folder unchanged; say why not otherwise."""
-        if not (index_dir / store.MANIFEST).exists():
-            return False
-        try:
-            loaded = store.load(index_dir)
-        except IndexVersionError as error:
-            log.info("%s", error)  # expected after an upgrade: no cause for alarm
-            self.index_status = "rebuilt: analyzer changed"
-            return False
-        except IndexFileError as error:
-            log.warning("%s 正在重建索引。", error)
-            self.index_status = "rebuilt: damaged"
-            return False
-        if not folder.is_dir() or not store.is_fresh(loaded, folder):
-            self.index_status = "rebuilt: documents changed"
-            return False
-        self._use(loaded.collection, loaded.index, loaded.skipped, loaded.general)
-        self.index_status = "loaded"
-        return True
+        self._analyzer = analyzer or default_analyzer()
+        if _opened is None:
+            mode = _checked_ranking(ranking)
+            path = Path(folder).expanduser() if folder is not None else seeds_folder()
+            _opened = open_folder(
+                path,
+                self._analyzer,
+                Path(index_dir) if index_dir is not None else None,
+                workers=workers,
+                progress=progress,
+                follow_links=follow_links,
+                force=rebuild,
+                on_rebuild=on_rebuild,
+                ranking=mode,
+            )
+            self.folder: Path | None = path
+        else:
+            self.folder = None
+        self._collection = _opened.collection
+        self._index = _opened.index
+        self._general = _opened.general
+        self.index_status: IndexStatus = _opened.status
+        self.ranking_mode: Ranking = _opened.ranking
+        self.skipped: tuple[Skipped, ...] = tuple(_opened.skipped)
+        self.notes: tuple[FileNote, ...] = tuple(_opened.notes)
 
     @classmethod
     def from_directory(cls, folder: str | Path, **options) -> Retriever:
@@ -118,41 +110,65 @@ class Retriever:
         return cls(folder, **options)
 
     @classmethod
-    def from_texts(cls, texts: Iterable[str], ids: Sequence[str] | None = None) -> Retriever:
+    def from_texts(
+        cls,
+        texts: Iterable[str],
+        ids: Sequence[str] | None = None,
+        *,
+        analyzer: Analyzer | None = None,
+        ranking: str = Ranking.EXACT,
+    ) -> Retriever:
         """Documents given as strings; doc_id is ids[i], or str(i) without ids."""
+        mode = _checked_ranking(ranking)
         texts = list(texts)
+        if any(not isinstance(t, str) for t in texts):
+            raise CorpusError("每篇文本都应是字符串。")
         if ids is not None and len(ids) != len(texts):
             raise CorpusError(f"{len(texts)} 篇文本却有 {len(ids)} 个 id:两者数量必须相同。")
         names = [str(i) for i in ids] if ids is not None else [str(i) for i in range(len(texts))]
         if len(set(names)) != len(names):
             raise CorpusError("文档 id 有重复:每篇文本需要不同的 id。")
-        sources = [SourceText(name, Path(name), text, "str") for name, text in zip(names, texts) if text.strip()]
+        sources = [
+            SourceText(replace_surrogates(name), Path(), replace_surrogates(text), "str")
+            for name, text in zip(names, texts)
+            if text.strip()
+        ]
         if not sources:
             raise CorpusError("没有可检索的文本:请至少提供一篇非空文本。")
-        self = cls.__new__(cls)
-        self.folder = None
-        self.index_status = "built"
-        self._use(*build_index(sources), [])
-        return self
+        analyzer = analyzer or default_analyzer()
+        return cls(analyzer=analyzer, _opened=build_from_sources(sources, analyzer, ranking=mode))
 
-    def _use(
-        self, collection: Collection, index: BM25Index, skipped: list[Skipped], general: GeneralIdf | None = None
-    ) -> None:
-        if len(collection) == 0:
-            raise CorpusError("文档中没有可检索的正文(清理掉页面杂项后为空)。")
-        self._collection = collection
-        self._index = index
-        self._general = general or general_idf.from_jieba()
-        self.skipped: tuple[Skipped, ...] = tuple(skipped)
+    @classmethod
+    def from_opensearch(
+        cls,
+        url: str,
+        *,
+        index: str,
+        analyzer: Analyzer | None = None,
+        timeout: float | None = None,
+        client: object | None = None,
+    ) -> Retriever:
+        """The collection `python -m retrieval push` loaded into the cluster at `url`, under the alias `index`.
+
+        Ranks as the "lucene" mode does; raises BackendError when the cluster
+        cannot be reached or holds no such index. Needs the `opensearch` extra.
+        `client`: an opensearch-py client to use instead of connecting to `url`.
+        """
+        from retrieval.opensearch_backend import open_cluster  # only cluster users need the client
+
+        analyzer = analyzer or default_analyzer()
+        opened = open_cluster(url, index, analyzer, timeout=timeout, client=client)
+        return cls(analyzer=analyzer, _opened=opened)
 
     # -- the collection ---------------------------------------------------
 
     @property
     def documents(self) -> tuple[DocumentInfo, ...]:
-        counts = self._collection.passage_counts()
+        """The documents that have passages, numbered from 1."""
+        listed = self._collection.listing()
         return tuple(
-            DocumentInfo(i + 1, r.doc_id, r.title, r.source, r.date, r.url, int(counts[i]))
-            for i, r in enumerate(self._collection.records)
+            DocumentInfo(n, r.doc_id, r.title, r.source, r.date, r.url, count)
+            for n, (r, count) in enumerate(listed, start=1)
         )
 
     def __len__(self) -> int:
@@ -164,94 +180,75 @@ class Retriever:
 
     def context(self, hit: Hit, around: int = 1) -> Context:
         """The whole paragraph of `hit` and up to `around` paragraphs on each side."""
-        doc = self._doc_number(hit.citation.doc_id)
         paragraphs: dict[int, list[str]] = {}
         focus = hit.citation.paragraph
-        for index in self._collection.doc_passages(doc):
-            number = int(self._collection.passage_paragraph[index])
-            if abs(number - focus) <= around:
-                paragraphs.setdefault(number, []).append(NOISE.sub("", self._collection.passage_text(index)))
+        for index in self._collection.nearby(hit.citation.doc_id, focus, around):
+            number = self._collection.passage(index).paragraph
+            paragraphs.setdefault(number, []).append(NOISE.sub("", self._collection.passage_text(index)))
         return Context(hit.citation, focus, tuple((n, "".join(parts)) for n, parts in sorted(paragraphs.items())))
-
-    def _doc_number(self, doc_id: str) -> int:
-        if not hasattr(self, "_doc_numbers"):
-            self._doc_numbers = {record.doc_id: i for i, record in enumerate(self._collection.records)}
-        return self._doc_numbers[doc_id]
 
     # -- questions ----------------------------------------------------------
 
+    def conversation(self) -> Conversation:
+        """Questions in turns: follow-ups ("那腾讯呢?", "占多少股份?") are resolved against earlier turns."""
+        return Conversation(self.ask, self._analyzer)
+
     def ranking(self, question: str, k: int = DEFAULT_K) -> list[tuple[str, int, float]]:
         """The bare ranking: (doc_id, paragraph, score) of the `k` best passages, best first."""
-        question = _checked(question)
-        ranked = self._index.top(index_terms(question), k)
-        records, passages = self._collection.records, self._collection
+        analysed = self._question(question)
+        ranked = self._index.top(list(analysed.terms), _checked_k(k))
+        passages = [self._collection.passage(i) for i, _ in ranked]
         return [
-            (records[int(passages.passage_doc[i])].doc_id, int(passages.passage_paragraph[i]), score)
-            for i, score in ranked
+            (self._collection.record(p.doc_index).doc_id, p.paragraph, score)
+            for p, (_, score) in zip(passages, ranked)
         ]
 
     def search(self, question: str, k: int = DEFAULT_K) -> list[Hit]:
         """The `k` best passages for `question`, best first; never abstains."""
-        question = _checked(question)
-        words = content_words(question)
-        ranked = self._index.top(index_terms(question), k)
-        return [self._hit(index, score, rank, words) for rank, (index, score) in enumerate(ranked, start=1)]
+        analysed = self._question(question)
+        ranked = self._index.top(list(analysed.terms), _checked_k(k))
+        return make_hits(self._collection, ranked, analysed, self._analyzer)
 
     def ask(self, question: str, k: int = DEFAULT_K, model: AnswerModel | None = None) -> Answer:
         """The best passages with citations and the sentence that answers; unsure or no answer when in doubt.
 
-        The answer model (`answer_model`) reranks the BM25 candidates, chooses
-        the headline among them whatever `k` is, and says how sure it is.
+        The answer model (default: the shipped one) reranks the BM25
+        candidates, chooses the headline among them whatever `k` is, and says
+        how sure it is (`Answer.outcome`, `Answer.confidence`).
         """
-        question = _checked(question)
-        tokens = question_tokens(question)
-        words = content_words_of(tokens)
-        if not words:
-            return Answer(question, (), True, None, None, reason="empty")
+        analysed = self._question(question)
+        k = _checked_k(k)
+        if not analysed.words:
+            return abstention(analysed, Reason.EMPTY)
         model = model or shipped_model()
-        ranked = self._index.top(index_terms_of(tokens), max(k, model.candidates))
+        ranked = self._index.top(list(analysed.terms), max(k, model.candidates))
         if not ranked:
-            return Answer(question, (), True, None, None, reason="no-match", missing_words=tuple(words))
-        profile = profile_question(question, self._known, self._general.weight, tokens)
-        pool = ranked[: model.candidates]
-        texts = [self.passage_text(i) for i, _ in pool]
-        decision = decide(profile, texts, [score for _, score in pool], model)
-        order = [pool[j] for j in decision.order] + ranked[len(pool) :]
-        hits = tuple(self._hit(index, score, rank, words) for rank, (index, score) in enumerate(order[:k], start=1))
-        common = {"missing_words": profile.missing, "outcome": decision.outcome, "confidence": decision.confidence}
-        if decision.outcome != Outcome.ANSWERED or decision.headline is None:
-            reason = "uncertain" if decision.outcome == Outcome.UNSURE else (
-                "unknown-words" if profile.missing else "low-coverage"
-            )
-            return Answer(question, hits, True, None, None, reason=reason, **common)
-        holder, span = decision.headline
-        # The headline's passage is shown first (`decision.order` puts it there).
-        return Answer(question, hits, False, headline_text(texts[holder], span), 0, **common)
+            return abstention(analysed, Reason.NO_MATCH, analysed.words)
+        profile = profile_question(analysed, self._analyzer, self._known, self._general.weight)
+        return answer(analysed, profile, self._collection, ranked, k, self._analyzer, model)
+
+    def _question(self, question: str) -> Question:
+        if not isinstance(question, str):
+            raise QuestionError(f"问题应为文本,收到的是 {type(question).__name__}。")
+        stripped = question.strip()
+        if len(stripped) > MAX_QUESTION:
+            raise QuestionError(f"问题太长({len(stripped)} 字),请精简到 {MAX_QUESTION} 字以内。")
+        return self._analyzer.question(stripped)
 
     def _known(self, word: str) -> bool:
         return is_known(word, self._index.document_frequency)
 
-    def _hit(self, index: int, score: float, rank: int, words: list[str]) -> Hit:
-        passage = self._collection.passage(index)
-        record = self._collection.records[passage.doc_index]
-        text = self._collection.text_of(passage)
-        citation = Citation(record.doc_id, record.title, record.source, record.date, record.url, passage.paragraph)
-        return Hit(
-            text=text,
-            score=score,
-            citation=citation,
-            highlights=highlight_spans(text, words),
-            rank=rank,
-            start=passage.start,
-            end=passage.end,
-            hidden=tuple(noise_spans(text)),
-        )
+
+def _checked_ranking(value: str) -> Ranking:
+    """`value` as a Ranking; ParameterError naming the choices otherwise."""
+    try:
+        return Ranking(value)
+    except ValueError:
+        choices = ", ".join(r.value for r in Ranking)
+        raise ParameterError(f"未知的评分方式 {value!r}:可选 {choices}。") from None
 
 
-def _checked(question: str) -> str:
-    if not isinstance(question, str):
-        raise QuestionError(f"问题应为文本,收到的是 {type(question).__name__}。")
-    question = question.strip()
-    if len(question) > MAX_QUESTION:
-        raise QuestionError(f"问题太长({len(question)} 字),请精简到 {MAX_QUESTION} 字以内。")
-    return question
+def _checked_k(k: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise ParameterError(f"k 应为 1 到 {MAX_K} 之间的整数,收到 {k!r}。")
+    return k

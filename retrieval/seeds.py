@@ -15,4 +15,4 @@ def seeds_folder() -> Path:
     for candidate in (_PACKAGE / "_seeds", _PACKAGE.parent / "seeds"):
         if candidate.is_dir():
             return candidate
-    raise CorpusError("找不到内置的示例文档(seeds)。请重新安装本软件,或用 --corpus 指定文档目录。")
+    raise CorpusError("找不到内置的示例文档(seeds)。请重新安装本软件,或指定另一个文档目录。")

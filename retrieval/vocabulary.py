@@ -22,7 +22,7 @@ class Vocabulary:
         self.blob = blob  # uint8: every term's UTF-8 bytes, in order
         self.offsets = offsets  # int64, len(terms) + 1
         self.keys = keys  # S{KEY_BYTES}: each term's first bytes
-        self._bytes = memoryview(blob) if blob.size else memoryview(b"")
+        self._bytes = blob.data if blob.size else memoryview(b"")
 
     @classmethod
     def from_sorted(cls, terms: Sequence[str]) -> Vocabulary:

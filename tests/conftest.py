@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,8 @@ import pytest
 from retrieval import Retriever
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+# ZHDOCQA_SHARED points elsewhere, e.g. from a git worktree that has no ../shared beside it.
+SHARED = Path(os.environ.get("ZHDOCQA_SHARED") or REPO.parent / "shared")
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,20 @@
 """A small fake Telegram Bot API server on 127.0.0.1, for end-to-end tests of the bot.
 
 It speaks just enough of the Bot API for python-telegram-bot's real HTTP stack:
-getMe, deleteWebhook, getUpdates (long polling from a queue), sendMessage,
-editMessageText, answerCallbackQuery, setMyCommands, sendChatAction. It records
-every call, and can be told to fail the next calls of a method with a 429
-(retry_after), a 500, or a dropped connection.
+getMe, deleteWebhook, setWebhook, getUpdates (long polling from a queue, honouring the
+offset), sendMessage, editMessageText, answerCallbackQuery, setMyCommands,
+sendChatAction, leaveChat. It records every call (`calls`) and every message it
+accepted (`delivered`), and injects the faults real Telegram produces:
+
+- `fail_next(method, kinds...)`: the next calls fail with "429" (retry_after 1), "500",
+  "409", "drop" (connection closed before the request is processed) or "drop-after"
+  (processed, then the connection closed: the client cannot know it arrived);
+- `slow(method, seconds)`: every reply of `method` comes `seconds` late (already processed);
+- `flood(chat_id, times, retry_after)`: 429 for the next sends to one chat only;
+- `block(chat_id)`: 403 "bot was blocked by the user" for sends to that chat;
+- `user_message(..., deleted=True)`: the question is deleted before the bot replies; a reply
+  to it gets 400 "message to be replied not found" unless allow_sending_without_reply;
+- `edit(message, text)`, `channel_post(...)`, `push(update)` with a reused update_id.
 """
 
 from __future__ import annotations
@@ -12,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,6 +38,7 @@ class Call:
     method: str
     params: dict
     at: float = field(default_factory=time.monotonic)
+    result: dict | None = None  # what the server answered, for calls that took effect
 
 
 class FakeBotApi:
@@ -34,6 +46,11 @@ class FakeBotApi:
         self.token = token
         self.calls: list[Call] = []
         self.failures: dict[str, list[str]] = {}
+        self.delays: dict[str, float] = {}
+        self.floods: dict[int, list[float]] = {}  # chat id -> retry_after of each coming 429
+        self.blocked: set[int] = set()
+        self.deleted: set[int] = set()
+        self.delivered: list[Call] = []  # sendMessage and editMessageText calls that took effect
         self._updates: list[dict] = []
         self._condition = threading.Condition()
         self._update_ids = itertools.count(1)
@@ -78,19 +95,53 @@ class FakeBotApi:
     # -- what the tests do ----------------------------------------------------------
 
     def fail_next(self, method: str, *kinds: str) -> None:
-        """Fail the next calls of `method`: "429", "500" or "drop" each."""
+        """Fail the next calls of `method`: "429", "500", "409", "drop" or "drop-after" each."""
         with self._condition:
             self.failures.setdefault(method, []).extend(kinds)
 
-    def push(self, update: dict) -> dict:
+    def slow(self, method: str, seconds: float) -> None:
+        """Reply to every call of `method` `seconds` late, after doing what it asks."""
         with self._condition:
-            update["update_id"] = next(self._update_ids)
+            self.delays[method] = seconds
+
+    def flood(self, chat_id: int, times: int = 1, retry_after: float = 1) -> None:
+        """Answer the next `times` sends to `chat_id` with 429 and this retry_after; other chats are served."""
+        with self._condition:
+            self.floods.setdefault(chat_id, []).extend([retry_after] * times)
+
+    def block(self, chat_id: int) -> None:
+        with self._condition:
+            self.blocked.add(chat_id)
+
+    def push(self, update: dict, update_id: int | None = None) -> dict:
+        """Queue an update for getUpdates; a given `update_id` redelivers one (as Telegram may)."""
+        with self._condition:
+            update["update_id"] = update_id if update_id is not None else next(self._update_ids)
             self._updates.append(update)
-            message = update.get("message")
+            message = update.get("message") or update.get("edited_message")
             if message:
-                self.enqueued_at[message["message_id"]] = time.monotonic()
+                self.enqueued_at.setdefault(message["message_id"], time.monotonic())
             self._condition.notify_all()
         return update
+
+    def edit(self, message: dict, text: str) -> dict:
+        """The user edits an earlier message."""
+        edited = dict(message, text=text, edit_date=int(time.time()))
+        edited.pop("entities", None)
+        entities = _entities(text)
+        if entities:
+            edited["entities"] = entities
+        return self.push({"edited_message": edited})["edited_message"]
+
+    def channel_post(self, chat_id: int, text: str) -> dict:
+        post = {
+            "message_id": next(self._message_ids), "date": int(time.time()), "text": text,
+            "chat": {"id": chat_id, "type": "channel", "title": "频道"}, "sender_chat": {"id": chat_id, "type": "channel", "title": "频道"},
+        }
+        entities = _entities(text)
+        if entities:
+            post["entities"] = entities
+        return self.push({"channel_post": post})["channel_post"]
 
     def user_message(
         self,
@@ -101,6 +152,7 @@ class FakeBotApi:
         chat_type: str = "private",
         reply_to: dict | None = None,
         extra: dict | None = None,
+        deleted: bool = False,
     ) -> dict:
         user = {"id": user_id or chat_id, "is_bot": False, "first_name": "用户"}
         chat = {"id": chat_id, "type": chat_type}
@@ -111,22 +163,20 @@ class FakeBotApi:
         message = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat, "from": user}
         if text is not None:
             message["text"] = text
-            entities = []
-            if text.startswith("/"):
-                entities.append({"type": "bot_command", "offset": 0, "length": len(text.split()[0])})
-            mention = f"@{BOT_USERNAME}"
-            if mention in text and not text.startswith("/"):
-                entities.append({"type": "mention", "offset": _utf16_len(text[: text.index(mention)]), "length": len(mention)})
+            entities = _entities(text)
             if entities:
                 message["entities"] = entities
         if reply_to is not None:
             message["reply_to_message"] = reply_to
         message.update(extra or {})
-        return self.push({"message": message})["message"]
+        with self._condition:
+            if deleted:
+                self.deleted.add(message["message_id"])
+            return self.push({"message": message})["message"]
 
-    def press(self, chat_id: int, bot_message: dict, data: str, user_id: int | None = None) -> None:
+    def press(self, chat_id: int, bot_message: dict, data: str, user_id: int | None = None) -> dict:
         user = {"id": user_id or chat_id, "is_bot": False, "first_name": "用户"}
-        self.push(
+        return self.push(
             {
                 "callback_query": {
                     "id": f"cq{next(self._update_ids)}",
@@ -147,7 +197,17 @@ class FakeBotApi:
         with self._condition:
             return [c.params for c in self.calls if c.method == method]
 
-    async def wait_for(self, predicate, timeout: float = 20.0):
+    def answers(self, chat_id: int | None = None, method: str = "sendMessage") -> list[dict]:
+        """What the chat shows: the messages the server accepted (failed attempts left out)."""
+        with self._condition:
+            calls = [c for c in self.delivered if c.method == method]
+        return [c.params for c in calls if chat_id is None or int(c.params.get("chat_id", 0)) == chat_id]
+
+    def delivered_calls(self, method: str = "sendMessage") -> list[Call]:
+        with self._condition:
+            return [c for c in self.delivered if c.method == method]
+
+    async def wait_for(self, predicate, timeout: float = 20.0):  # noqa: ASYNC109 (polls state other threads change)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             result = predicate()
@@ -172,24 +232,56 @@ class FakeBotApi:
         if token != self.token:
             return self._reply(handler, 401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
         params = _parse(body, handler.headers.get("Content-Type", ""))
+        chat_id = _int(params.get("chat_id"))
         with self._condition:
             failure = self.failures.get(method, []).pop(0) if self.failures.get(method) else None
+            if failure is None and method == "sendMessage" and self.floods.get(chat_id):
+                failure = f"429:{self.floods[chat_id].pop(0)}"
             self.calls.append(Call(method, params))
-        if failure == "429":
+            delay = self.delays.get(method, 0.0)
+        if failure is not None and failure.startswith("429"):
+            retry_after = float(failure.partition(":")[2] or 1)
+            retry_after = int(retry_after) if retry_after == int(retry_after) else retry_after
             return self._reply(
                 handler, 429,
-                {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 1", "parameters": {"retry_after": 1}},
+                {"ok": False, "error_code": 429, "description": f"Too Many Requests: retry after {retry_after}",
+                 "parameters": {"retry_after": retry_after}},
             )
         if failure == "500":
             return self._reply(handler, 500, {"ok": False, "error_code": 500, "description": "Internal Server Error"})
+        if failure == "409":
+            return self._reply(handler, 409, {"ok": False, "error_code": 409, "description":
+                               "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"})
         if failure == "drop":
-            handler.close_connection = True
-            handler.connection.close()
-            return None
+            return self._drop(handler)
+        if method in ("sendMessage", "editMessageText", "sendChatAction") and chat_id in self.blocked:
+            return self._reply(handler, 403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"})
+        reply_to = params.get("reply_parameters") or {}
+        if (method == "sendMessage" and reply_to.get("message_id") in self.deleted
+                and not reply_to.get("allow_sending_without_reply")):
+            return self._reply(handler, 400, {"ok": False, "error_code": 400, "description": "Bad Request: message to be replied not found"})
         result = getattr(self, f"_api_{method}", None)
         if result is None:
             return self._reply(handler, 404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"})
-        return self._reply(handler, 200, {"ok": True, "result": result(params)})
+        value = result(params)
+        if method in ("sendMessage", "editMessageText"):
+            with self._condition:
+                self.delivered.append(Call(method, params, result=value))
+                self._condition.notify_all()
+        if delay:
+            time.sleep(delay)
+        if failure == "drop-after":
+            return self._drop(handler)
+        return self._reply(handler, 200, {"ok": True, "result": value})
+
+    @staticmethod
+    def _drop(handler: BaseHTTPRequestHandler) -> None:
+        handler.close_connection = True
+        try:
+            handler.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        handler.connection.close()
 
     def _reply(self, handler: BaseHTTPRequestHandler, status: int, payload: dict) -> None:
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
@@ -220,6 +312,9 @@ class FakeBotApi:
         return True
 
     def _api_answerCallbackQuery(self, params: dict) -> bool:
+        return True
+
+    def _api_leaveChat(self, params: dict) -> bool:
         return True
 
     def _api_getUpdates(self, params: dict) -> list[dict]:
@@ -270,6 +365,23 @@ def _parse(body: bytes, content_type: str) -> dict:
             except json.JSONDecodeError:
                 pass
     return fields
+
+
+def _entities(text: str) -> list[dict]:
+    entities = []
+    if text.startswith("/"):
+        entities.append({"type": "bot_command", "offset": 0, "length": _utf16_len(text.split()[0])})
+    mention = f"@{BOT_USERNAME}"
+    if mention in text and not text.startswith("/"):
+        entities.append({"type": "mention", "offset": _utf16_len(text[: text.index(mention)]), "length": len(mention)})
+    return entities
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _utf16_len(text: str) -> int:

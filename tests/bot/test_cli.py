@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+pytestmark = pytest.mark.e2e
+
 QUESTION = "腾讯模仿泡泡堂做了哪个游戏?"
 TRAD_DOC_QUESTION = "微博和淘宝电影合作预售,4天卖了多少张票?"
 
@@ -136,3 +140,91 @@ def test_bad_k_flag_is_refused(run_bot):
     result = run_bot("ask", QUESTION, "--k", "0")
     assert result.returncode == 2
     assert "--k" in result.stderr
+
+
+# -- hostile documents and input -----------------------------------------------------------
+
+HOSTILE = (
+    "\x1b]52;c;ZWNobyBwd25lZA==\x07\x1b[2J\x1b]8;;http://evil.example\x1b\\阿里巴巴宣布以5.86亿美元买入新浪微博18%股份"
+    "\x1b]8;;\x1b\\,双方将在数据交换等领域合作。\u202e真的\n"
+)
+
+
+def _hostile_corpus(tmp_path):
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    (folder / "a\x1b[31m.txt").write_text("\x1b]0;spoofed title\x07" + HOSTILE, "utf-8")
+    (folder / "b.txt").write_text("腾讯发布了新的微信版本,增加了红包功能。", "utf-8")
+    (folder / "bad\x1b]52;c;eA==\x07.txt").write_bytes(bytes(range(256)) * 4)
+    return folder
+
+
+def test_escape_sequences_from_documents_never_reach_the_terminal(run_bot, tmp_path):
+    folder = _hostile_corpus(tmp_path)
+    for args in (("ask", "阿里巴巴花了多少钱买新浪微博股份?"), ("ask", "阿里巴巴股份", "--k", "3")):
+        result = run_bot(*args, "--corpus", str(folder))
+        assert result.returncode == 0, result.stderr
+        for stream in (result.stdout, result.stderr):
+            assert "\x1b" not in stream and "\x07" not in stream and "\u202e" not in stream
+        assert "5.86亿美元" in result.stdout
+    batch = run_bot("--corpus", str(folder), input="阿里巴巴股份\n:full 1\n:sources\n")
+    assert "\x1b" not in batch.stdout + batch.stderr and "\x07" not in batch.stdout + batch.stderr
+    assert "5.86亿美元" in batch.stdout
+
+
+def test_skip_warnings_print_once_per_build(run_bot, tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "good.txt").write_text("腾讯发布了新的微信版本,增加了红包功能。", "utf-8")
+    (folder / "binary.txt").write_bytes(bytes(range(256)) * 4)
+    first = run_bot("ask", "微信红包", "--corpus", str(folder))
+    assert first.stderr.count("binary.txt") == 1 and "已跳过 binary.txt" in first.stderr
+    second = run_bot("ask", "微信红包", "--corpus", str(folder))
+    assert "binary.txt" not in second.stderr
+
+
+def test_batch_answers_every_line_it_can(run_bot):
+    data = "腾讯模仿泡泡堂做了哪个游戏?\n\xff\xfe阿里巴巴入股新浪微博\n" + "长" * 600 + "\n微博和淘宝电影合作预售,4天卖了多少张票?\n"
+    result = run_bot(input=data.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+    assert "Traceback" not in result.stderr
+    assert result.stdout.count("答:") >= 2
+    assert "问题太长" in result.stdout
+
+
+def test_batch_survives_bytes_that_are_not_utf8(bot_env):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    data = "腾讯模仿泡泡堂做了哪个游戏?\n".encode() + b"\xff\xfe\xe9\n" + "微博和淘宝电影合作预售,4天卖了多少张票?\n".encode()
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"], input=data, capture_output=True, env=bot_env, timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    out = result.stdout.decode("utf-8")
+    assert result.returncode == 0, result.stderr.decode("utf-8", "replace")
+    assert out.count("答:") == 2
+    assert "60多萬張影票" in out or "60多万张影票" in out
+
+
+def test_ask_with_a_lone_surrogate_in_argv(run_bot, bot_env):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    result = subprocess.run(
+        [sys.executable.encode(), b"-m", b"bot", b"ask", "阿里".encode() + b"\xff" + "入股新浪微博".encode()],
+        capture_output=True, env=bot_env, timeout=120, cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.returncode == 0, result.stderr.decode("utf-8", "replace")
+    assert "答:" in result.stdout.decode("utf-8")
+
+
+
+def test_piped_follow_ups_only_with_conversation(run_bot):
+    lines = "京东每天的流量有多少?\n那腾讯呢?\n"
+    alone = run_bot(input=lines)
+    assert "理解为" not in alone.stdout
+    followed = run_bot("--conversation", input=lines)
+    assert "理解为: 腾讯每天的流量有多少?" in followed.stdout
+    assert "300亿" in followed.stdout.split("理解为")[1]

@@ -9,6 +9,8 @@ from pathlib import Path
 import pexpect
 import pytest
 
+pytestmark = pytest.mark.e2e
+
 PROMPT = "问>"  # prompt_toolkit draws the trailing space as a cursor move
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[=>]|\r")
 
@@ -97,3 +99,45 @@ def test_quit_command_and_wide_character_editing(repl):
     assert "《除了电商,阿里还需要一款真正的社交软件》" in out
     repl.sendline(":quit")
     repl.expect(pexpect.EOF)
+
+
+def test_documents_cannot_write_escape_sequences_to_the_terminal(bot_env, tmp_path):
+    from tests.bot.test_cli import _hostile_corpus
+
+    folder = _hostile_corpus(tmp_path)
+    child = pexpect.spawn(
+        sys.executable, ["-m", "bot", "--corpus", str(folder)], env={**bot_env, "PROMPT_TOOLKIT_NO_CPR": "1"},
+        encoding="utf-8", timeout=60, dimensions=(40, 100), cwd=str(Path(__file__).resolve().parents[2]),
+    )
+    try:
+        child.expect_exact(PROMPT)
+        seen = child.before
+        for line in ("阿里巴巴花了多少钱买新浪微博股份?", ":full 1", ":sources"):
+            child.sendline(line)
+            child.expect(NEXT_PROMPT)
+            seen += child.before
+        assert "5.86亿美元" in seen
+        for attack in ("\x1b]52;", "\x1b[2J", "\x1b]8;;http://evil", "\x1b]0;spoofed", "\x07", "\u202e"):
+            assert attack not in seen, repr(attack)
+    finally:
+        child.close(force=True)
+
+
+def test_follow_ups_and_new(repl):
+    _ask(repl, "京东每天的流量有多少?")
+    out = _ask(repl, "那腾讯呢?")
+    assert "理解为: 腾讯每天的流量有多少?" in out and "300亿" in out
+    assert "重新开始" in _ask(repl, ":new")
+    assert "理解为" not in _ask(repl, "那腾讯呢?")
+
+
+def test_unsure_answer_shows_related_passages_and_more_repeats_none(repl):
+    _ask(repl, ":k 3")
+    out = _ask(repl, "阿里花了多少钱投资Tango?")
+    assert "不确定:" in out and "答:" not in out
+    assert "[3] " in out and "[4] " not in out
+    more = _ask(repl, ":more")
+    assert "[4] " in more
+    cited = re.compile(r"\[\d+\] (《[^》]+》[^\n]*¶\d+)")
+    first, then = cited.findall(out), cited.findall(more)
+    assert len(first) == 3 and then and not set(first) & set(then)

@@ -2,36 +2,31 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-import statistics
 import time
 
 import pytest
-from telegram import Update
 
-from bot.telegram_bot import NOT_ALLOWED, STALE_BUTTON, BotSettings, build_application
+from bot import render
+from bot.render import INVALID_BUTTON, NOT_ALLOWED, STALE_BUTTON
+from bot.telegram_settings import BotSettings
 from retrieval import Retriever
 from tests.auxil.fake_bot_api import BOT_ID, BOT_USERNAME, FakeBotApi
+from tests.auxil.telegram_app import FAST, TOKEN, start_bot, stop_bot
 from tests.auxil.telegram_html import telegram_html_errors
 
-TOKEN = "123456:TEST-token-never-logged"
+pytestmark = pytest.mark.e2e
+
+
 PRIVATE = 1001
 
 
 async def _running(api: FakeBotApi, retriever: Retriever, settings: BotSettings):
-    application = build_application(TOKEN, retriever, settings, base_url=api.url)
-    await application.initialize()
-    await application.bot_data["telegram_bot"].post_init(application)
-    await application.start()
-    await application.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=Update.ALL_TYPES)
-    return application
+    return await start_bot(api, retriever, settings)
 
 
 async def _stop(application) -> None:
-    await application.updater.stop()
-    await application.stop()
-    await application.shutdown()
+    await stop_bot(application)
 
 
 @pytest.fixture
@@ -41,7 +36,7 @@ def api(start_fake_api):
 
 @pytest.fixture
 async def bot(api, seeds):
-    application = await _running(api, seeds, BotSettings(k=3, retry_backoff_seconds=0.05))
+    application = await _running(api, seeds, BotSettings(k=3, transport=FAST))
     yield application
     await _stop(application)
 
@@ -104,6 +99,27 @@ async def test_unanswerable_question_says_so_and_suggests_sources(api, bot):
     assert "reply_markup" not in reply
 
 
+async def test_an_unsure_answer_shows_related_passages_with_buttons_and_more_repeats_none(api, bot):
+    # Unsure on the seeds: the Tango passage is first, but the model does not claim it answers.
+    api.user_message(PRIVATE, "阿里花了多少钱投资Tango?")
+    reply = (await api.wait_for(lambda: _replies(api, PRIVATE)))[0]
+    text = _visible(reply["text"])
+    assert "答:" not in text and not reply["text"].startswith("没有找到答案")
+    assert text.startswith(render.UNSURE_TEXT)
+    assert "Tango" in text.split("[2]")[0]
+    buttons = {b["text"]: b["callback_data"] for row in reply["reply_markup"]["inline_keyboard"] for b in row}
+    assert list(buttons) == ["全文 1", "全文 2", "全文 3", "更多"]
+    bot_message = {"message_id": 5001, "date": int(time.time()), "chat": {"id": PRIVATE, "type": "private", "first_name": "用户"},
+                   "from": {"id": BOT_ID, "is_bot": True, "first_name": "文档问答"}, "text": "答"}
+    api.press(PRIVATE, bot_message, buttons["更多"])
+    more = (await api.wait_for(lambda: _replies(api, PRIVATE)[1:]))[0]
+    cited = re.compile(r"《[^》]+》[^\n]*¶\d+")
+    first_cited, more_cited = cited.findall(_visible(reply["text"])), cited.findall(_visible(more["text"]))
+    assert len(first_cited) == 3 and more_cited and not set(first_cited) & set(more_cited)
+    assert "[4]" in _visible(more["text"])
+    _all_html_is_valid(api)
+
+
 async def test_group_chatter_is_ignored_but_mentions_ask_and_replies_are_answered(api, bot):
     group = -5001
     api.user_message(group, "今天中午吃什么?", user_id=11, chat_type="group")
@@ -144,11 +160,17 @@ async def test_more_full_and_stale_buttons(api, bot):
     full = (await api.wait_for(lambda: _replies(api, PRIVATE)[2:]))[0]
     assert "《阿里新浪共缔微电商》 · ¶1" in full["text"]
     assert "<b>¶1</b>" in full["text"] and "¶2" in full["text"]
+    # A stale button gets an alert only (no chat message); a forged number is not called "expired".
     api.press(PRIVATE, bot_message, "m:expired1")
-    stale = (await api.wait_for(lambda: _replies(api, PRIVATE)[3:]))[0]
-    assert stale["text"] == STALE_BUTTON
-    answers = api.called("answerCallbackQuery")
-    assert len(answers) == 3 and answers[-1]["text"] == STALE_BUTTON
+    await api.wait_for(lambda: len(api.called("answerCallbackQuery")) == 3)
+    key = buttons["全文 1"].split(":")[1]
+    api.press(PRIVATE, bot_message, f"f:{key}:99")
+    await api.wait_for(lambda: len(api.called("answerCallbackQuery")) == 4)
+    await api.settle()
+    stale, invalid = api.called("answerCallbackQuery")[2:]
+    assert stale["text"] == STALE_BUTTON and stale["show_alert"] in (True, "true")
+    assert invalid["text"] == INVALID_BUTTON
+    assert len(_replies(api, PRIVATE)) == 3
     _all_html_is_valid(api)
 
 
@@ -156,7 +178,7 @@ async def test_start_help_sources_source_and_a_sticker(api, bot):
     for text in ("/start", "/help", "/sources", "/source 2", "/source 99"):
         api.user_message(PRIVATE, text)
         count = len(_replies(api, PRIVATE))
-        await api.wait_for(lambda: len(_replies(api, PRIVATE)) > count)
+        await api.wait_for(lambda count=count: len(_replies(api, PRIVATE)) > count)
     start, help_, sources, source, bad = [_text(r) for r in _replies(api, PRIVATE)]
     assert "5 篇文档" in start and "/sources" in start and "阿里巴巴花了多少钱入股新浪微博?" in start
     assert "4. 《红包大战背后的阿里社交的尝试和经验积累》 · 易商讯 · 2016-06-15" in start
@@ -174,7 +196,7 @@ async def test_start_help_sources_source_and_a_sticker(api, bot):
 
 
 async def test_allowlist_refuses_others_with_nothing_from_the_corpus(api, seeds):
-    application = await _running(api, seeds, BotSettings(allowed_ids=frozenset({PRIVATE, -7000})))
+    application = await _running(api, seeds, BotSettings(k=3, allowed_ids=frozenset({PRIVATE, -7000}), transport=FAST))
     try:
         api.user_message(2002, "阿里巴巴花了多少钱入股新浪微博?")
         api.user_message(2002, "/sources")
@@ -189,14 +211,16 @@ async def test_allowlist_refuses_others_with_nothing_from_the_corpus(api, seeds)
 
 
 async def test_rate_limit_per_user(api, seeds):
-    application = await _running(api, seeds, BotSettings(questions_per_minute=3))
+    application = await _running(api, seeds, BotSettings(k=3, questions_per_minute=3, transport=FAST))
     try:
-        for _ in range(5):
+        for _ in range(8):
             api.user_message(PRIVATE, "腾讯模仿泡泡堂做了哪个游戏?")
-        await api.wait_for(lambda: len(_replies(api, PRIVATE)) == 5)
+        await api.wait_for(lambda: len(_replies(api, PRIVATE)) == 4)
+        await api.wait_for(lambda: application.bot_data["metrics"].questions == 8)
+        await api.settle()
         texts = [_text(r) for r in _replies(api, PRIVATE)]
         assert sum("泡泡堂" in _visible(t) for t in texts) == 3
-        assert sum("每分钟最多 3 个问题" in t for t in texts) == 2
+        assert sum("每分钟最多 3 个问题" in t for t in texts) == 1  # one warning for the burst, not five
         api.user_message(PRIVATE + 1, "腾讯模仿泡泡堂做了哪个游戏?")  # another user is not held back
         assert "泡泡堂" in _visible(_text((await api.wait_for(lambda: _replies(api, PRIVATE + 1)))[0]))
     finally:
@@ -207,7 +231,7 @@ async def test_long_answer_stays_under_telegram_limit(api, seeds):
     paragraph = "阿里巴巴与腾讯在社交电商领域展开竞争," * 60 + "这是一个很长的段落。"
     texts = [f"长文{i}\n\n" + paragraph.replace("竞争", f"竞争{i}<&>") for i in range(12)]
     retriever = Retriever.from_texts(texts)
-    application = await _running(api, retriever, BotSettings(k=10))
+    application = await _running(api, retriever, BotSettings(k=10, transport=FAST))
     try:
         api.user_message(PRIVATE, "阿里巴巴与腾讯在社交电商领域的竞争")
         reply = (await api.wait_for(lambda: _replies(api, PRIVATE)))[0]
@@ -219,50 +243,18 @@ async def test_long_answer_stays_under_telegram_limit(api, seeds):
         await _stop(application)
 
 
-async def test_flood_limit_and_server_errors_still_deliver_each_answer_once(api, bot):
-    api.fail_next("sendMessage", "429", "500", "drop")
-    started = time.monotonic()
+async def test_flood_limit_server_error_and_a_drop_after_delivery_still_answer_each_question_once(api, bot):
+    # 429 and 500 are Telegram refusing the send: retried. The drop comes after the server took the
+    # message: the bot cannot know it arrived and does not send it again (that would answer twice).
+    api.fail_next("sendMessage", "429", "500", "drop-after")
+    chats = (PRIVATE, PRIVATE + 1, PRIVATE + 2)
     api.user_message(PRIVATE, "腾讯模仿泡泡堂做了哪个游戏?")
     api.user_message(PRIVATE + 1, "谁说来往是阿里的战术性产品?")
     api.user_message(PRIVATE + 2, "易商讯这篇红包大战的文章是哪天发布的?")
-    await api.wait_for(lambda: all(_delivered(api, c) for c in (PRIVATE, PRIVATE + 1, PRIVATE + 2)), timeout=30)
+    await api.wait_for(lambda: all(api.answers(c) for c in chats), timeout=30)
+    await api.wait_for(lambda: bot.bot_data["metrics"].questions == 3)
     await api.settle(1.5)
-    for chat in (PRIVATE, PRIVATE + 1, PRIVATE + 2):
-        assert len(_delivered(api, chat)) == 1, chat
-    assert time.monotonic() - started >= 1.0  # waited out retry_after
+    assert [len(api.answers(c)) for c in chats] == [1, 1, 1]
     assert api.failures["sendMessage"] == []
-
-
-def _delivered(api: FakeBotApi, chat_id: int) -> list[dict]:
-    """Answers the server accepted: the failed attempts it answered with an error are not."""
-    accepted = []
-    failures_left = 3
-    for call in [c for c in api.calls if c.method == "sendMessage"]:
-        if failures_left:
-            failures_left -= 1
-            continue
-        if int(call.params["chat_id"]) == chat_id:
-            accepted.append(call.params)
-    return accepted
-
-
-async def test_two_hundred_questions_from_fifty_chats(api, bot):
-    questions = ["腾讯模仿泡泡堂做了哪个游戏?", "谁说来往是阿里的战术性产品?", "阿里巴巴花了多少钱入股新浪微博?", "北京今天的空气质量怎么样?"]
-    asked = {}
-    for i in range(200):
-        chat = 10_000 + i % 50
-        message = api.user_message(chat, questions[i // 50])
-        asked[message["message_id"]] = chat
-    await api.wait_for(lambda: len(api.sent()) >= 200, timeout=90)
-    await api.settle(1.0)
-    sent = api.sent()
-    assert len(sent) == 200
-    replied_to = [s["reply_parameters"]["message_id"] for s in sent]
-    assert sorted(replied_to) == sorted(asked)  # every question answered, none twice
-    for params in sent:
-        assert int(params["chat_id"]) == asked[params["reply_parameters"]["message_id"]]
-    latencies = []
-    for call in [c for c in api.calls if c.method == "sendMessage"]:
-        latencies.append(call.at - api.enqueued_at[call.params["reply_parameters"]["message_id"]])
-    latencies.sort()
-    print(f"\n200 questions from 50 chats: p50 {statistics.median(latencies):.2f} s, p95 {latencies[189]:.2f} s")
+    assert len(api.sent()) == 5  # three answers, two refused attempts repeated, the dropped one not
+    assert api.answers(PRIVATE)[0]["text"] != render.APOLOGY

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import asyncio
 import signal
 import subprocess
 import sys
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-
+pytestmark = pytest.mark.e2e
 
 TOKEN = "987654:SECRET-token-must-not-leak"
 REPO = Path(__file__).resolve().parents[2]
@@ -65,7 +65,8 @@ async def test_sigint_stops_it_too(api, bot_env):
 
 def test_missing_token_is_one_clear_line(bot_env):
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "telegram"], env=bot_env, cwd=REPO, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "bot", "telegram"], env=bot_env, cwd=REPO, capture_output=True, text=True, timeout=60,
+        check=False,
     )
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
@@ -87,6 +88,51 @@ async def test_unreachable_server_is_a_clear_error_not_a_traceback(bot_env):
     assert process.returncode == 1
     assert "无法连接 Telegram" in stderr
     assert "Traceback" not in stderr and TOKEN not in stderr
+
+
+async def test_metrics_port_serves_health_and_counts_and_each_question_is_one_log_line(api, bot_env):
+    import urllib.request
+
+    port = _free_port()
+    process = _start(bot_env, "--base-url", api.url, "--metrics-port", str(port))
+    try:
+        await api.wait_for(lambda: api.called("setMyCommands"), timeout=60)
+        api.user_message(4401, "腾讯模仿泡泡堂做了哪个游戏?")
+        await api.wait_for(lambda: api.answers(4401), timeout=30)
+
+        def get(path: str) -> str:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+                return response.read().decode()
+
+        health = await asyncio.to_thread(get, "/healthz")
+        metrics = await asyncio.to_thread(get, "/metrics")
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert health == "ok\n"
+    assert "\nzhdocqa_questions_total 1\n" in metrics
+    assert 'zhdocqa_question_outcomes_total{outcome="answered"} 1' in metrics
+    [line] = [line for line in stderr.splitlines() if " question chat=" in line]
+    assert "chat=4401" in line and "outcome=answered" in line and "泡泡堂" not in line
+    assert TOKEN not in stderr and "Traceback" not in stderr
+
+
+async def test_a_server_that_is_no_bot_api_is_one_clear_line(api, bot_env):
+    del api.bot_user["is_bot"]  # getMe's reply lacks a required field
+    process = _start(bot_env, "--base-url", api.url)
+    _, stderr = process.communicate(timeout=90)
+    assert process.returncode == 1
+    assert "Telegram 服务器的回复无法识别" in stderr and "--base-url" in stderr
+    assert "Traceback" not in stderr and TOKEN not in stderr
+    assert len(stderr.strip().splitlines()) <= 2
+
+
+def _post(request) -> None:
+    import urllib.request
+
+    with urllib.request.urlopen(request, timeout=5) as response:
+        response.read()
 
 
 def _free_port() -> int:
@@ -121,10 +167,10 @@ async def test_webhook_mode_answers_posted_updates(api, bot_env):
         )
         for _ in range(50):  # the listener may still be starting
             try:
-                urllib.request.urlopen(request, timeout=5).read()
+                await asyncio.to_thread(_post, request)
                 break
             except OSError:
-                time.sleep(0.2)
+                await asyncio.sleep(0.2)
         answer = (await api.wait_for(lambda: api.sent(4100), timeout=30))[0]
         assert "陆兆禧" in answer["text"]
         process.send_signal(signal.SIGTERM)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from retrieval import Answer, IndexFileError, Outcome
+from retrieval.analysis import PIPELINE_FILES
 from retrieval.answer_features import tidy
 from retrieval.answer_model import AnswerModel, read_model, shipped_model
 from retrieval.answer_training import fit_listwise, fit_logistic, folds_of, read_questions
-from retrieval.store import _PIPELINE
 
 # The README's questions and the Telegram bot's examples, with what the headline must say.
 README_QUESTIONS = [
@@ -94,7 +94,7 @@ def test_tidy_grows_to_a_near_closer():
 
 
 def test_the_model_file_is_part_of_the_index_fingerprint():
-    assert "answer_model.json" in _PIPELINE
+    assert "answer_model.json" in PIPELINE_FILES
 
 
 def test_a_damaged_model_file_is_reported_with_its_name(tmp_path):

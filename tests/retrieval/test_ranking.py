@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from retrieval import Retriever
-from retrieval.analysis import index_terms
-from retrieval.chunking import sentence_spans
-from retrieval.ranking import BM25Index, PositiveIdfBM25
+from retrieval.analysis import Analyzer
+from retrieval.ranking import BM25Index
+from retrieval.text import sentence_spans
+from tests.auxil.reference_bm25 import PositiveIdfBM25
 
 
 def test_two_document_corpus_ranks_the_match_first():
@@ -56,7 +57,8 @@ def synthetic_corpus(seeds) -> list[list[str]]:
     passages = ["".join(rng.sample(sentences, rng.randint(1, 4))) for _ in range(2500)]
     passages += passages[:50]  # identical passages tie
     passages += ["微信"] * 3 + [""]  # a term in most passages, one-word and empty passages
-    return [index_terms(p) for p in passages]
+    analyzer = Analyzer()
+    return [analyzer.terms(p) for p in passages]
 
 
 def test_scores_equal_rank_bm25_bit_for_bit(synthetic_corpus, seeds):
@@ -64,7 +66,8 @@ def test_scores_equal_rank_bm25_bit_for_bit(synthetic_corpus, seeds):
     index = BM25Index.build(synthetic_corpus)
     rng = random.Random(11)
     vocabulary = sorted({t for terms in synthetic_corpus for t in terms})
-    queries = [index_terms(seeds.passage_text(i))[:12] for i in range(0, len(seeds), 7)]
+    analyzer = Analyzer()
+    queries = [analyzer.terms(seeds.passage_text(i))[:12] for i in range(0, len(seeds), 7)]
     queries += [rng.sample(vocabulary, 5) + ["微信", "微信", "不在词表里"] for _ in range(20)]
     for query in queries:
         expected = np.asarray(reference.get_scores(query))

@@ -24,6 +24,25 @@ def corpus(tmp_path):
     return folder
 
 
+def _generation(index_dir):
+    """The folder of the index's current generation."""
+    return index_dir / json.loads((index_dir / store.CURRENT).read_text("utf-8"))["generation"]
+
+
+def _rewrite_manifest(index_dir, change):
+    """Change the manifest and re-sign it, as a bug (not damage) would: the deeper checks must catch it."""
+    import hashlib
+
+    path = _generation(index_dir) / store.MANIFEST
+    manifest = json.loads(path.read_text("utf-8"))
+    change(manifest)
+    data = json.dumps(manifest, ensure_ascii=False).encode("utf-8")
+    path.write_bytes(data)
+    pointer = json.loads((index_dir / store.CURRENT).read_text("utf-8"))
+    pointer["manifest_blake2"] = hashlib.blake2b(data, digest_size=16).hexdigest()
+    (index_dir / store.CURRENT).write_text(json.dumps(pointer), "utf-8")
+
+
 def _ranking(retriever):
     return [(h.citation.doc_id, h.citation.paragraph, h.score, h.text) for h in retriever.search(QUESTION, k=5)]
 
@@ -64,28 +83,25 @@ def test_changed_added_or_removed_document_rebuilds(corpus, tmp_path):
 def test_damaged_index_is_rebuilt_not_used(corpus, tmp_path, caplog, damage):
     index_dir = tmp_path / "index"
     expected = _ranking(Retriever(corpus, index_dir=index_dir))
+    generation = _generation(index_dir)
     if damage == "truncate":
-        path = index_dir / "weights.npy"
+        path = generation / "weights.npy"
         path.write_bytes(path.read_bytes()[:-40])
     elif damage == "manifest":
-        (index_dir / "manifest.json").write_text("{not json", "utf-8")
+        (generation / "manifest.json").write_text("{not json", "utf-8")
     elif damage == "garbage":
-        path = index_dir / "indices.npy"
+        path = generation / "indices.npy"
         path.write_bytes(b"\x00" * path.stat().st_size)
     elif damage == "flipped":
         # Same size, valid header, one weight changed: only the checksum tells.
-        path = index_dir / "weights.npy"
+        path = generation / "weights.npy"
         data = bytearray(path.read_bytes())
         data[-3] ^= 0xFF
         path.write_bytes(bytes(data))
     elif damage == "shape":
-        manifest = json.loads((index_dir / "manifest.json").read_text("utf-8"))
-        manifest["passages"] += 1
-        (index_dir / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+        _rewrite_manifest(index_dir, lambda m: m.update(passages=m["passages"] + 1))
     else:
-        manifest = json.loads((index_dir / "manifest.json").read_text("utf-8"))
-        manifest["analyzer"] = "0"
-        (index_dir / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+        _rewrite_manifest(index_dir, lambda m: m.update(analyzer="0"))
     retriever = Retriever(corpus, index_dir=index_dir)
     if damage == "analyzer":
         assert retriever.index_status == "rebuilt: analyzer changed"

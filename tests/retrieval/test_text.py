@@ -1,0 +1,50 @@
+"""Text primitives: one normalization for documents and questions, safe display."""
+
+from __future__ import annotations
+
+from retrieval.text import normalize, normalize_with_offsets, replace_surrogates, terminal_safe
+
+
+def test_width_case_script_and_noise_are_normalized():
+    assert normalize("ＡＰＩ") == "api"
+    assert normalize("ApI") == normalize("API")
+    assert normalize("產業(yè)發(fā)展") == "产业发展"
+    assert normalize("微博月活躍用戶") == "微博月活跃用户"
+
+
+def test_offsets_point_into_the_original():
+    original = "產業(yè)發(fā)展 ＡＰＩ"
+    normalized, offsets = normalize_with_offsets(original)
+    assert normalized == normalize(original)
+    assert original[offsets[normalized.index("发")]] == "發"
+    assert original[offsets[normalized.index("a")]] == "Ａ"
+
+
+def test_lone_surrogates_are_replaced_not_raised():
+    assert replace_surrogates("a\ud800b\udfff") == "a\ufffdb\ufffd"
+    assert normalize("\ud800阿里") == "\ufffd阿里"
+    normalized, offsets = normalize_with_offsets("\udcff微博")
+    assert normalized == "\ufffd微博" and offsets == [0, 1, 2]
+
+
+def test_every_kind_of_escape_sequence_is_removed_for_the_terminal():
+    attacks = {
+        "osc52 clipboard": "\x1b]52;c;ZWNobyBoaQ==\x07",
+        "osc52 with ST": "\x1b]52;c;ZWNobw==\x1b\\",
+        "clear screen": "\x1b[2J\x1b[H",
+        "osc8 link": "\x1b]8;;http://evil.example\x1b\\点我\x1b]8;;\x1b\\",
+        "colour": "\x1b[31m红\x1b[0m",
+        "c1 csi": "\x9b2J",
+        "dcs": "\x1bPq#0;2;0;0;0\x1b\\",
+        "bell and backspace": "\x07\x08",
+        "bidi override": "\u202eabc",
+        "carriage return spoof": "真的\r假的",
+    }
+    for name, attack in attacks.items():
+        cleaned = terminal_safe(f"前{attack}后")
+        assert "\x1b" not in cleaned and "\x9b" not in cleaned, name
+        assert not any(ord(c) < 32 and c != "\n" for c in cleaned), name
+        assert "\u202e" not in cleaned, name
+        assert cleaned.startswith("前") and cleaned.endswith("后"), name
+    assert terminal_safe("第一行\n第二行") == "第一行\n第二行"
+    assert terminal_safe("第一行\n第二行", keep_newlines=False) == "第一行第二行"
