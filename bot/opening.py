@@ -4,31 +4,51 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
 
-from retrieval import Retriever
+from retrieval import Rebuild, Retriever
 from retrieval.cache import APP_NAME, cache_root, cached_analyzer
 from retrieval.seeds import seeds_folder
 from retrieval.store import default_index_dir
 
 
+def corpus_folder(corpus: str | None) -> Path:
+    return Path(corpus).expanduser() if corpus else seeds_folder()
+
+
+def index_location(corpus: str | None) -> Path:
+    """Where the saved index of `corpus` (or the seeds) lives: $ZHDOCQA_CACHE_DIR or the user's cache."""
+    return default_index_dir(cache_root(os.environ), corpus_folder(corpus))
+
+
 def open_retriever(
-    corpus: str | None, follow_links: bool = False, opensearch: str | None = None, opensearch_index: str = "zhdocqa"
+    corpus: str | None,
+    follow_links: bool = False,
+    opensearch: str | None = None,
+    opensearch_index: str = "zhdocqa",
+    *,
+    progress: bool | None = None,
+    on_rebuild: Callable[[Rebuild], None] | None = None,
+    workers: int | None = None,
+    rebuild: bool = False,
 ) -> Retriever:
     """The retriever over `corpus` (or the seeds), reusing its saved index when fresh;
     with `opensearch`, the collection pushed to that cluster under the alias `opensearch_index`."""
     root = cache_root(os.environ)
     if opensearch:
         return Retriever.from_opensearch(opensearch, index=opensearch_index, analyzer=cached_analyzer(root))
-    folder = Path(corpus).expanduser() if corpus else seeds_folder()
     return Retriever(
-        folder,
-        index_dir=default_index_dir(root, folder),
-        progress=sys.stderr.isatty(),
+        corpus_folder(corpus),
+        index_dir=index_location(corpus),
+        progress=sys.stderr.isatty() if progress is None else progress,
         follow_links=follow_links,
         analyzer=cached_analyzer(root),
+        on_rebuild=on_rebuild,
+        workers=workers,
+        rebuild=rebuild,
     )
 
 

@@ -2,16 +2,23 @@
 
 Every adapter renders through this module, so an answer reads the same
 everywhere: the best sentence first, then the passages, each with its citation
-(《title》 · source · date · ¶n) and the question's words highlighted.
+(《title》 · source · date · path:lines · url) and the question's words
+highlighted. The terminal's line breaking is here too (`line_starts`): no line
+starts with closing punctuation, and a number stays with its unit.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
-from rich.console import Group
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.measure import Measurement
 from rich.padding import Padding
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
@@ -21,12 +28,15 @@ from retrieval.text import terminal_safe
 HIGHLIGHT_STYLE = "bold yellow"
 CITATION_STYLE = "cyan"
 BEST_STYLE = "bold"
+HEADING_STYLE = "bold underline"
+LINK_STYLE = "underline"
 
 REASONS = {
     "empty": "问题里没有可以检索的词语(只有标点、表情或疑问词)。请换个说法,写出要找的人、事或词语。",
     "no-match": "文档中没有与问题相关的内容。",
     "unknown-words": "这些文档没有回答这个问题。",
     "low-coverage": "这些文档没有回答这个问题。",
+    "filtered-out": "没有符合筛选条件的文档。",
 }
 # Unsure: the passages are related, but the bot does not claim that they answer.
 UNSURE_TEXT = "这些文档可能没有直接回答这个问题,下面是相关的段落,请自行判断。"
@@ -41,15 +51,46 @@ def best_sentence_text(answer: Answer) -> str:
     return sentence if len(sentence) <= MAX_BEST_SENTENCE else sentence[:MAX_BEST_SENTENCE] + "…"
 
 
-def citation_line(citation: Citation) -> str:
-    """《title》 · source · date · ¶n, leaving out what is unknown."""
+def location(citation: Citation) -> str:
+    """path:first-last (path:first for one line), as editors and grep write a place in a file."""
+    first, last = citation.lines
+    return f"{citation.path}:{first}" if first == last else f"{citation.path}:{first}-{last}"
+
+
+def citation_head(citation: Citation) -> str:
+    """《title》 · source · date · path:lines, leaving out what is unknown (the URL apart)."""
     parts = [f"《{citation.title}》"]
     parts += [p for p in (citation.source, citation.date) if p]
-    parts.append(f"¶{citation.paragraph}")
+    parts.append(location(citation))
     return " · ".join(parts)
 
 
-def document_line(document: DocumentInfo) -> str:
+def citation_line(citation: Citation) -> str:
+    """The whole citation as plain text: the head, then the URL when known."""
+    head = citation_head(citation)
+    return f"{head} · {citation.url}" if citation.url else head
+
+
+def rich_citation(citation: Citation, prefix: str = "") -> Text:
+    """The citation for a terminal; the URL a clickable OSC 8 link where colour is on (plain text otherwise)."""
+    text = Text(terminal_safe(prefix + citation_head(citation), keep_newlines=False), style=CITATION_STYLE)
+    if citation.url:
+        url = terminal_safe(citation.url, keep_newlines=False)
+        text.append(" · ", style=CITATION_STYLE)
+        text.append(url, style=Style(link=url) + Style.parse(LINK_STYLE))
+    return text
+
+
+class Described(Protocol):
+    @property
+    def title(self) -> str: ...
+    @property
+    def source(self) -> str | None: ...
+    @property
+    def date(self) -> str | None: ...
+
+
+def document_line(document: Described) -> str:
     parts = [f"《{document.title}》"] + [p for p in (document.source, document.date) if p]
     return " · ".join(parts)
 
@@ -69,14 +110,146 @@ def safe_text(text: str, style: str | None = None) -> Text:
     return Text(terminal_safe(text), style=style or "")
 
 
+# -- line breaking --------------------------------------------------------------------
+
+# Characters a line may not start with (closing punctuation), and may not end with (opening).
+CLOSING = set("，。、；：？！）」』”’》〉】〕…—,.;:?!)]}%‰·")
+OPENING = set("（「『“‘《〈【〔([{")
+_UNITS = "年月日号时点分秒万亿千百十元角岁个位名家人次倍股条篇段张台辆只件周天米克吨"
+# A number with its unit ("2014年", "5.86亿", "18%"), a Latin word, a run of spaces, or one character.
+_ATOM = re.compile(rf"[-+]?\d[\d,.:/]*(?: ?[%‰℃]| ?[{_UNITS}]{{1,2}})?|[A-Za-z][A-Za-z'’-]*|[ \t]+|\n|.", re.DOTALL)
+
+
+def _atoms(text: str) -> list[tuple[int, int]]:
+    """Spans of `text` that a line break may not fall inside."""
+    atoms: list[list[int]] = []
+    glue = False  # the atom before ends with opening punctuation
+    after_newline = True
+    for match in _ATOM.finditer(text):
+        start, end = match.span()
+        piece = match.group()
+        if piece == "\n":
+            atoms.append([start, end])
+            glue, after_newline = False, True
+            continue
+        closing = all(c in CLOSING for c in piece)
+        if not after_newline and (glue and not piece.isspace() or closing):
+            atoms[-1][1] = end  # closing punctuation stays with what it closes; opening with what it opens
+        else:
+            atoms.append([start, end])
+        glue = all(c in OPENING for c in piece) or (glue and closing)
+        after_newline = False
+    return [(a, b) for a, b in atoms]
+
+
+def line_starts(text: str, width: int) -> list[int]:
+    """Where each line after the first starts when `text` is broken to `width` terminal columns.
+
+    The rule, in one place: a line never starts with closing punctuation (it
+    stays on the line before, hanging past the width if it must), never ends with opening
+    punctuation, never splits a number from its unit or a Latin word; spaces
+    at a break are dropped; a "\n" always breaks; an atom wider than a whole
+    line is cut by characters.
+    """
+    width = max(width, 2)
+    starts: list[int] = []
+    used = 0
+    for start, end in _atoms(text):
+        piece = text[start:end]
+        if piece == "\n":
+            starts.append(end)
+            used = 0
+            continue
+        cells = cell_len(piece)
+        if piece.isspace():
+            if used and used + cells <= width:
+                used += cells
+            continue
+        if used and used + cells > width:
+            starts.append(start)
+            used = 0
+        if cells > width:
+            for i in range(start, end):
+                char = cell_len(text[i])
+                if used and used + char > width and text[i] not in CLOSING:
+                    starts.append(i)
+                    used = 0
+                used += char
+            continue
+        used += cells
+    # A start on spaces moves past them (they were dropped at the break).
+    moved = []
+    for position in starts:
+        while position < len(text) and text[position] in " \t":
+            position += 1
+        moved.append(position)
+    return moved
+
+
+class Wrapped:
+    """A rich Text broken into lines by `line_starts` at the width it is given."""
+
+    def __init__(self, text: Text) -> None:
+        self.text = text
+
+    def lines(self, width: int) -> list[Text]:
+        plain = self.text.plain
+        starts = line_starts(plain, width)
+        lines = []
+        for lo, hi in zip([0, *starts], [*starts, len(plain)]):
+            line = self.text[lo:hi]
+            line.rstrip()
+            if line.plain.endswith("\n"):
+                line = line[: len(line.plain) - 1]
+            line.no_wrap = True
+            line.overflow = "ignore"
+            lines.append(line)
+        return lines
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield from self.lines(options.max_width)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        plain = self.text.plain
+        longest = max((cell_len(line) for line in plain.split("\n")), default=0)
+        widest_atom = max((cell_len(plain[a:b]) for a, b in _atoms(plain)), default=1)
+        return Measurement(min(widest_atom, longest), longest)
+
+
 # -- terminal (rich) ----------------------------------------------------------
+
+_MARKDOWN_HEADING = re.compile(r"^[ \t]{0,3}(#{1,6})[ \t]+")
+
+
+def _is_markdown(citation: Citation) -> bool:
+    return citation.path.lower().endswith((".md", ".markdown"))
+
+
+def markdown_headings(text: Text) -> Text:
+    """Lines that are Markdown headings ("## 标题") shown as headings: the # marks gone, the line styled."""
+    plain = text.plain
+    out = Text()
+    position = 0
+    for line in plain.split("\n"):
+        end = position + len(line)
+        match = _MARKDOWN_HEADING.match(line)
+        if match:
+            piece = text[position + match.end() : end]
+            piece.stylize(HEADING_STYLE)
+        else:
+            piece = text[position:end]
+        if position:
+            out.append("\n")
+        out.append_text(piece)
+        position = end + 1
+    return out
 
 
 def _rich_hit_text(hit: Hit, max_chars: int | None = None) -> Text:
     text = Text()
     for piece, highlighted in _clipped_segments(hit, max_chars):
         text.append(terminal_safe(piece), style=HIGHLIGHT_STYLE if highlighted else None)
-    return text
+    return markdown_headings(text) if _is_markdown(hit.citation) else text
 
 
 def rich_answer(
@@ -85,30 +258,48 @@ def rich_answer(
     """The answer for a terminal; `hits` (default: all) lets `:more` show the next ones."""
     parts: list = []
     if answer.outcome == Outcome.NO_ANSWER:
-        parts.append(safe_text("没有答案: " + no_answer_text(answer, sources_hint), style="bold red"))
+        parts.append(Wrapped(safe_text("没有答案: " + no_answer_text(answer, sources_hint), style="bold red")))
         return Group(*parts)
     if answer.outcome == Outcome.UNSURE and hits is None:
-        parts.append(Text("不确定: " + UNSURE_TEXT, style="bold yellow"))
+        parts.append(Wrapped(Text("不确定: " + UNSURE_TEXT, style="bold yellow")))
         parts.append(Text(""))
     if answer.best_sentence and hits is None:
         # A two-column grid: the sentence wraps under itself, not under "答:".
         grid = Table.grid(padding=(0, 1))
         grid.add_column(no_wrap=True)
-        grid.add_column(overflow="fold")
-        grid.add_row(Text("答:", style=BEST_STYLE), safe_text(best_sentence_text(answer), style=BEST_STYLE))
+        grid.add_column()
+        grid.add_row(Text("答:", style=BEST_STYLE), Wrapped(safe_text(best_sentence_text(answer), style=BEST_STYLE)))
         parts.append(grid)
         parts.append(Text(""))
     for number, hit in enumerate(hits if hits is not None else answer.hits, start=first_number):
-        parts.append(safe_text(f"[{number}] {citation_line(hit.citation)}", style=CITATION_STYLE))
-        parts.append(Padding(_rich_hit_text(hit), (0, 0, 1, 4), expand=False))
+        parts.append(Wrapped(rich_citation(hit.citation, prefix=f"[{number}] ")))
+        parts.append(Padding(Wrapped(_rich_hit_text(hit)), (0, 0, 1, 4), expand=False))
     return Group(*parts)
 
 
 def rich_context(context: Context) -> Group:
-    parts: list = [safe_text(citation_line(context.citation), style=CITATION_STYLE)]
+    parts: list[Any] = [Wrapped(rich_citation(context.citation))]
+    markdown = _is_markdown(context.citation)
     for number, text in context.paragraphs:
         style = None if number == context.focus else "dim"
-        parts.append(Padding(safe_text(f"¶{number}  {text}", style=style), (0, 0, 1, 2), expand=False))
+        body = safe_text(text, style=style)
+        if markdown:
+            body = markdown_headings(body)
+        parts.append(Padding(Wrapped(Text(f"¶{number}  ", style=style or "") + body), (0, 0, 1, 2), expand=False))
+    return Group(*parts)
+
+
+def rich_lines(citation: Citation, lines: Iterable[tuple[int, str]], folder: str | None) -> Group:
+    """A passage as its lines of the file, numbered as an editor numbers them (`:open N`)."""
+    where = f"{folder.rstrip('/')}/{location(citation)}" if folder else location(citation)
+    parts: list[Any] = [rich_citation(citation), safe_text(f"文件: {where}", style="bold")]
+    numbered = list(lines)
+    digits = len(str(numbered[-1][0])) if numbered else 1
+    first, last = citation.lines
+    for number, line in numbered:
+        inside = first <= number <= last
+        gutter = Text(f"{number:>{digits}} │ ", style="dim" if not inside else CITATION_STYLE)
+        parts.append(Wrapped(gutter + safe_text(line, style=None if inside else "dim")))
     return Group(*parts)
 
 
@@ -134,14 +325,8 @@ def answer_json(answer: Answer) -> dict:
                 "highlights": [list(span) for span in hit.highlights],
                 "start": hit.start,
                 "end": hit.end,
-                "citation": {
-                    "doc_id": hit.citation.doc_id,
-                    "title": hit.citation.title,
-                    "source": hit.citation.source,
-                    "date": hit.citation.date,
-                    "url": hit.citation.url,
-                    "paragraph": hit.citation.paragraph,
-                },
+                "file_text": hit.file_text,
+                "citation": citation_json(hit.citation),
             }
             for hit in answer.hits
         ],
@@ -149,6 +334,24 @@ def answer_json(answer: Answer) -> dict:
     if answer.searched is not None:
         document["searched"] = answer.searched  # a follow-up, as it was understood
     return document
+
+
+def citation_json(citation: Citation) -> dict[str, object]:
+    return {
+        "doc_id": citation.doc_id,
+        "path": citation.path,
+        "lines": list(citation.lines),
+        "title": citation.title,
+        "source": citation.source,
+        "date": citation.date,
+        "url": citation.url,
+        "paragraph": citation.paragraph,
+    }
+
+
+def error_json(question: str, message: str) -> dict[str, object]:
+    """What --json prints for a question that cannot be searched: the question and why, in place of an answer."""
+    return {"question": question.strip(), "error": message}
 
 
 # -- Telegram HTML ------------------------------------------------------------
@@ -188,12 +391,21 @@ def _clipped_segments(hit: Hit, max_chars: int | None) -> list[tuple[str, bool]]
     return clipped
 
 
+def html_citation(citation: Citation) -> str:
+    """The citation as Telegram HTML: the head in italics, the URL a link."""
+    head = f"<i>{html.escape(citation_head(citation))}</i>"
+    if not citation.url:
+        return head
+    url = html.escape(citation.url, quote=True)
+    return f'{head} · <a href="{url}">{html.escape(citation.url)}</a>'
+
+
 def html_hit(hit: Hit, number: int, max_chars: int | None = None) -> str:
     body = "".join(
         f"<b>{html.escape(piece)}</b>" if highlighted else html.escape(piece)
         for piece, highlighted in _clipped_segments(hit, max_chars)
     )
-    return f"<b>[{number}]</b> <i>{html.escape(citation_line(hit.citation))}</i>\n{body}"
+    return f"<b>[{number}]</b> {html_citation(hit.citation)}\n{body}"
 
 
 def html_answer(
@@ -231,7 +443,7 @@ def html_answer(
 
 def html_context(context: Context, limit: int = TELEGRAM_LIMIT) -> str:
     """A paragraph and its neighbours as Telegram HTML; the neighbours go first when it is too long."""
-    head = f"<i>{html.escape(citation_line(context.citation))}</i>"
+    head = html_citation(context.citation)
 
     def paragraph(number: int, text: str) -> str:
         body = html.escape(text)
@@ -304,7 +516,7 @@ def html_start(documents: Sequence[DocumentInfo], examples: Sequence[str], comma
     if len(documents) > START_DOCUMENTS:
         listed.append(f"…共 {len(documents)} 篇,/sources 查看全部")
     lines = [
-        f"我可以回答关于这 {len(documents)} 篇文档的问题,每个回答都附出处(标题 · 来源 · 日期 · 段落)。",
+        f"我可以回答关于这 {len(documents)} 篇文档的问题,每个回答都附出处(标题 · 来源 · 日期 · 文件:行号)。",
         "",
         *listed,
         "",

@@ -17,30 +17,37 @@ from rich.console import Console
 from rich.text import Text
 
 from bot import render
+from bot.settings import MAX_K, ExitCode
 from retrieval import (
     DEFAULT_K,
     Answer,
     BackendError,
     Conversation,
+    Filter,
+    Hit,
     Outcome,
+    ParameterError,
     QuestionError,
     RetrievalError,
     Retriever,
 )
 from retrieval.text import replace_surrogates
 
-HELP = """命令:
+HELP = """命令(冒号也可以用全角的 ：):
   直接输入问题       用中文提问,例如: 阿里巴巴花了多少钱入股新浪微博?
   :k N              每次显示 N 段(1-20,现在是 {k})
   :more             上一个问题的后续段落
   :full N           第 N 段所在的整段原文及前后各一段
-  :sources          文档列表(标题、来源、日期、段落数)
+  :open N           第 N 段在文件中的位置(路径:行号)和那几行原文
+  :filter 条件       只在符合条件的文档中找答案,例如 :filter source=易商讯 since=2016 until=2016-12 doc=*.md
+                    (:filter 显示当前条件,:filter off 取消)
+  :sources          文档列表(标题、来源、日期、文件、段落数)
   :new              重新开始(不再把下一个问题当作追问)
   :help             显示本帮助
   :quit             退出(也可以按 Ctrl-D);Ctrl-C 清空当前输入"""
 
-MAX_K = 20
 PROMPT = "问> "
+FILTER_KEYS = {"source": "sources", "since": "since", "until": "until", "doc": "docs"}
 
 
 _ESCAPE_SEQUENCE = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
@@ -52,6 +59,29 @@ def clean_input(line: str) -> str:
     return "".join(c for c in line if unicodedata.category(c) != "Cc" or c == "\n").strip()
 
 
+def parse_filter(text: str) -> Filter:
+    """`source=易商讯 since=2016 until=2016-12 doc=*.md` (full-width ＝ and spaces accepted) to a Filter."""
+    fields: dict[str, list[str]] = {"sources": [], "docs": []}
+    single: dict[str, str] = {}
+    for part in unicodedata.normalize("NFKC", text).split():
+        key, equals, value = part.partition("=")
+        name = FILTER_KEYS.get(key.strip().lower())
+        if not equals or name is None or not value.strip():
+            raise ParameterError(
+                f"看不懂筛选条件 {part!r}:应写成 source=名称、since=日期、until=日期 或 doc=文件模式。"
+            )
+        if name in fields:
+            fields[name].append(value.strip())
+        else:
+            single[name] = value.strip()
+    return Filter(
+        sources=tuple(fields["sources"]),
+        since=single.get("since"),
+        until=single.get("until"),
+        docs=tuple(fields["docs"]),
+    )
+
+
 @dataclass
 class Session:
     """What the REPL remembers between lines."""
@@ -59,10 +89,20 @@ class Session:
     retriever: Retriever
     console: Console
     k: int = DEFAULT_K
+    filters: Filter | None = None
     question: str | None = None
     answer: Answer | None = None
-    numbered: list = field(default_factory=list)  # every hit printed for the last question, in order
+    numbered: list[Hit] = field(default_factory=list)  # every hit printed for the last question, in order
     conversation: Conversation | None = None  # set: follow-up questions are resolved against earlier turns
+    unanswered: int = 0  # questions the documents did not answer (for the batch's exit code)
+    failed: int = 0  # questions that could not be asked (too long)
+
+    @property
+    def prompt(self) -> str:
+        """The prompt, with the filter in force shown inside it."""
+        if self.filters is None:
+            return PROMPT
+        return f"问[{self.filters.describe()}]> "
 
     # -- one line -----------------------------------------------------------
 
@@ -79,7 +119,8 @@ class Session:
         if not line:
             self.say("请输入问题,或输入 :help 查看命令。")
             return True
-        if line.startswith((":", ":")):
+        # A Chinese IME types the full-width colon.
+        if line.startswith((":", "\uff1a")):
             return self.command(line[1:].strip())
         self.ask(line)
         return True
@@ -92,19 +133,23 @@ class Session:
             if self.conversation is not None:
                 answer = self.conversation.ask(question, k=self.k)
             else:
-                answer = self.retriever.ask(question, k=self.k)
-        except QuestionError as error:
+                answer = self.retriever.ask(question, k=self.k, filters=self.filters)
+        except (QuestionError, ParameterError) as error:  # ParameterError: a filter this backend cannot apply
+            self.failed += 1
             self.say(str(error), style="red")
             return
         if answer.searched and answer.searched != answer.question:
             self.say(f"理解为: {answer.searched}", style="dim")
         self.question, self.answer = answer.searched or question, answer
         self.numbered = list(answer.hits) if answer.outcome != Outcome.NO_ANSWER else []
+        if answer.abstained:
+            self.unanswered += 1
         self.console.print(render.rich_answer(answer))
 
     def command(self, text: str) -> bool:
+        text = text.replace("\u3000", " ")
         name, _, argument = text.partition(" ")
-        name, argument = name.lower(), argument.strip()
+        name, argument = unicodedata.normalize("NFKC", name).lower(), argument.strip()
         if name in ("quit", "q", "exit"):
             return False
         if name == "help":
@@ -117,6 +162,10 @@ class Session:
             self.full(argument)
         elif name == "sources":
             self.sources()
+        elif name == "open":
+            self.open(argument)
+        elif name == "filter":
+            self.set_filter(argument)
         elif name == "new":
             self.new()
         else:
@@ -131,6 +180,7 @@ class Session:
         self.say("好的,重新开始:下一个问题不再接着前面的问题理解。")
 
     def set_k(self, argument: str) -> None:
+        argument = unicodedata.normalize("NFKC", argument)
         if not argument.isdigit() or not 1 <= int(argument) <= MAX_K:
             self.say(f"用法: :k N,N 为 1 到 {MAX_K} 的整数(现在是 {self.k})。", style="red")
             return
@@ -138,11 +188,14 @@ class Session:
         self.say(f"每次显示 {self.k} 段。")
 
     def more(self) -> None:
-        if self.question is None or self.answer is None or not self.numbered:
+        if self.question is None or self.answer is None:
             self.say("还没有可以继续的问题:先提一个问题。")
             return
+        if self.answer.outcome == Outcome.NO_ANSWER or not self.numbered:
+            self.say("上一个问题在这些文档中没有答案,没有后续段落。可以换个说法再问,或用 :sources 查看有哪些文档。")
+            return
         shown = len(self.numbered)
-        hits = self.retriever.search(self.question, k=shown + self.k)
+        hits = self.retriever.search(self.question, k=shown + self.k, filters=self.filters)
         # `ask` reorders its candidates, `search` keeps BM25's order: skip what was shown, wherever it ranks.
         seen = {(hit.citation.doc_id, hit.start) for hit in self.numbered}
         new = [hit for hit in hits if (hit.citation.doc_id, hit.start) not in seen][: self.k]
@@ -152,23 +205,59 @@ class Session:
         self.console.print(render.rich_answer(self.answer, hits=new, first_number=shown + 1))
         self.numbered.extend(new)
 
-    def full(self, argument: str) -> None:
+    def _numbered_hit(self, command: str, argument: str) -> Hit | None:
         if not self.numbered:
             self.say("还没有显示过段落:先提一个问题。")
-            return
+            return None
+        argument = unicodedata.normalize("NFKC", argument)
         if not argument.isdigit() or not 1 <= int(argument) <= len(self.numbered):
-            self.say(f"用法: :full N,N 为 1 到 {len(self.numbered)} 之间的段落编号。", style="red")
+            self.say(f"用法: :{command} N,N 为 1 到 {len(self.numbered)} 之间的段落编号。", style="red")
+            return None
+        return self.numbered[int(argument) - 1]
+
+    def full(self, argument: str) -> None:
+        hit = self._numbered_hit("full", argument)
+        if hit is not None:
+            self.console.print(render.rich_context(self.retriever.context(hit)))
+
+    def open(self, argument: str) -> None:
+        """Where passage N is in its file, and those lines of the file, numbered."""
+        hit = self._numbered_hit("open", argument)
+        if hit is None:
             return
-        self.console.print(render.rich_context(self.retriever.context(self.numbered[int(argument) - 1])))
+        folder = str(self.retriever.folder) if self.retriever.folder is not None else None
+        self.console.print(render.rich_lines(hit.citation, self.retriever.lines(hit), folder))
+
+    def set_filter(self, argument: str) -> None:
+        if not argument:
+            shown = self.filters.describe() if self.filters else "无(在全部文档中找答案)"
+            self.say(f"当前筛选: {shown}")
+            return
+        if unicodedata.normalize("NFKC", argument).lower() in ("off", "clear", "none", "关", "取消"):
+            self._use_filter(None)
+            self.say("已取消筛选:在全部文档中找答案。")
+            return
+        try:
+            filters = parse_filter(argument)
+        except ParameterError as error:
+            self.say(str(error), style="red")
+            return
+        self._use_filter(filters)
+        allowed = [d for d in self.retriever.documents if filters.allows(d)]
+        self.say(f"筛选: {filters.describe()}(符合的文档 {len(allowed)} 篇)。:filter off 取消。")
+
+    def _use_filter(self, filters: Filter | None) -> None:
+        """Questions from now on are answered under `filters`; a conversation goes on under them, afresh."""
+        self.filters = filters
+        if self.conversation is not None:
+            self.conversation = self.retriever.conversation(filters)
 
     def sources(self) -> None:
         for document in self.retriever.documents:
-            self.console.print(
-                Text(f"{document.number}. ", style="bold"),
-                render.safe_text(render.document_line(document)),
-                Text(f" · {document.passages} 段", style="dim"),
-                sep="",
-            )
+            line = Text(f"{document.number}. ", style="bold")
+            line.append_text(render.safe_text(render.document_line(document) + f" · {document.doc_id}"))
+            line.append(f" · {document.passages} 段", style="dim")
+            self.console.print(render.Wrapped(line))
 
 
 def run_batch(session: Session, lines: Iterable[str]) -> int:
@@ -178,7 +267,7 @@ def run_batch(session: Session, lines: Iterable[str]) -> int:
         line = clean_input(line)
         if not line:
             continue
-        session.console.print(Text(f"{PROMPT}{line}", style="bold"))
+        session.console.print(render.safe_text(f"{session.prompt}{line}", style="bold"))
         try:
             if not session.handle(line):
                 break
@@ -186,7 +275,9 @@ def run_batch(session: Session, lines: Iterable[str]) -> int:
             failed += 1
             session.say(f"第 {number} 行无法回答: {error}", style="red")
         session.console.print()
-    return 2 if failed else 0
+    if failed or session.failed:
+        return ExitCode.USAGE
+    return ExitCode.NO_ANSWER if session.unanswered else ExitCode.ANSWERED
 
 
 def run_interactive(session: Session, history_file: Path) -> int:
@@ -204,13 +295,21 @@ def run_interactive(session: Session, history_file: Path) -> int:
     documents = session.retriever.documents
     loaded = f"已载入 {len(documents)} 篇文档、{len(session.retriever)} 个段落。"
     session.say(loaded + "输入问题,:help 查看命令,Ctrl-D 退出。")
+    failures = 0
     while True:
         try:
-            line = prompt.prompt(PROMPT)
+            line = prompt.prompt(session.prompt)
+            failures = 0
         except KeyboardInterrupt:
             continue  # Ctrl-C clears the line
         except EOFError:
             break
+        except Exception as error:  # noqa: BLE001 - a key sequence the line editor chokes on must not end the session
+            failures += 1
+            if failures > 3:
+                raise
+            session.say(f"这一行输入无法读取({type(error).__name__}),已忽略,请重新输入。", style="red")
+            continue
         try:
             if not session.handle(line):
                 break

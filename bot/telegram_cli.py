@@ -32,7 +32,7 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow", help="只为这些聊天或用户 id 服务,逗号分隔(也可用 TELEGRAM_ALLOWED_IDS);默认不限"
     )
-    parser.add_argument("--verbose", action="store_true", help="日志中包含完整的异常堆栈")
+    # -v/--verbose (full tracebacks in the log) comes with the shared options.
     parser.add_argument(
         "--rate-limit",
         type=int,

@@ -15,9 +15,10 @@ from retrieval.errors import (
     QuestionError,
     RetrievalError,
 )
+from retrieval.filtering import Filter
 from retrieval.loading import FileNote, Skipped
 from retrieval.ranking import Ranking
-from retrieval.results import DEFAULT_K, Answer, Citation, Hit, IndexStatus, Outcome, Reason
+from retrieval.results import DEFAULT_K, Answer, Citation, Hit, IndexStatus, Outcome, Reason, Rebuild
 from retrieval.retriever import MAX_K, MAX_QUESTION, Context, DocumentInfo, Retriever
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "CorpusError",
     "DocumentInfo",
     "FileNote",
+    "Filter",
     "Hit",
     "IndexFileError",
     "IndexLocationError",
@@ -43,6 +45,7 @@ __all__ = [
     "QuestionError",
     "Ranking",
     "Reason",
+    "Rebuild",
     "RetrievalError",
     "Retriever",
     "Skipped",

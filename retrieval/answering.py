@@ -63,7 +63,16 @@ def make_hits(
         passage = collection.passage(index)
         record = collection.record(passage.doc_index)
         text = collection.text_of(passage)
-        citation = Citation(record.doc_id, record.title, record.source, record.date, record.url, passage.paragraph)
+        citation = Citation(
+            record.doc_id,
+            record.title,
+            record.source,
+            record.date,
+            record.url,
+            passage.paragraph,
+            path=record.doc_id,
+            lines=collection.lines_of(passage),
+        )
         hits.append(
             Hit(
                 text=text,
@@ -74,6 +83,7 @@ def make_hits(
                 start=passage.start,
                 end=passage.end,
                 hidden=tuple(noise_spans(text)),
+                file_text=collection.file_text(passage),
             )
         )
     return hits

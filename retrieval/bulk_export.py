@@ -22,9 +22,9 @@ from retrieval.analysis import Analyzer
 from retrieval.chunking import SEPARATOR
 from retrieval.indexing import AnalysedDocument
 from retrieval.ranking import K1, B
-from retrieval.text import noise_spans
+from retrieval.text import line_range, line_starts, noise_spans
 
-FORMAT = 1
+FORMAT = 2  # 2: passages carry their line range and the file's exact text (citations)
 TERMS_FIELD = "terms"
 PASSAGE = "passage"
 DOCUMENT = "document"
@@ -84,6 +84,8 @@ def index_body(shards: int, replicas: int, analyzer: Analyzer, k1: float = K1, b
                 "text": {"type": "text", "index": False},
                 "start": number,
                 "end": number,
+                "lines": number,
+                "file_text": {"type": "text", "index": False},
                 "hidden": number,
                 "passages": number,
             },
@@ -112,6 +114,7 @@ def records(document: AnalysedDocument, doc: int, first_passage: int) -> Iterato
     order: ties rank by this number, as the local modes rank by passage order).
     """
     citation = document.record.to_json()
+    starts = line_starts(document.text)
     for offset, (passage, (terms, counts)) in enumerate(zip(document.passages, document.term_counts())):
         text = SEPARATOR.join(document.text[start:end] for start, end in passage.spans)
         tokens = " ".join(term for term, count in zip(terms, counts) for _ in range(count))
@@ -127,6 +130,8 @@ def records(document: AnalysedDocument, doc: int, first_passage: int) -> Iterato
                 "text": text,
                 "start": passage.start,
                 "end": passage.end,
+                "lines": list(line_range(starts, passage.start, passage.end)),
+                "file_text": document.text[passage.start : passage.end],
                 "hidden": [list(span) for span in noise_spans(text)],
                 TERMS_FIELD: tokens,
             },

@@ -13,9 +13,14 @@ APP_NAME = "zhdocqa"
 CACHE_ENV = "ZHDOCQA_CACHE_DIR"
 
 
+def user_cache_root(app_name: str = APP_NAME) -> Path:
+    """The user's cache folder for this program (~/.cache/zhdocqa on Linux), by platformdirs."""
+    return Path(platformdirs.user_cache_dir(app_name))
+
+
 def cache_root(environ: Mapping[str, str]) -> Path:
     """$ZHDOCQA_CACHE_DIR, else the user's cache folder (~/.cache/zhdocqa on Linux)."""
-    return Path(environ.get(CACHE_ENV) or platformdirs.user_cache_dir(APP_NAME))
+    return Path(environ.get(CACHE_ENV) or user_cache_root())
 
 
 def cached_analyzer(root: Path) -> Analyzer:

@@ -14,6 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from retrieval.chunking import SEPARATOR, Passage
+from retrieval.text import line_range, line_starts, numbered_lines
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,18 @@ class PassageSource(Protocol):
         """The passages of document `doc_id` within `around` paragraphs of `paragraph`, in order."""
         ...
 
+    def lines_of(self, passage: Passage) -> tuple[int, int]:
+        """The (first, last) lines of its file the passage spans, 1-based, as an editor numbers them."""
+        ...
+
+    def file_text(self, passage: Passage) -> str:
+        """The file's characters from the passage's start to its end, exactly."""
+        ...
+
+    def file_lines(self, doc_id: str, first: int, last: int) -> list[tuple[int, str]]:
+        """Lines first..last of document `doc_id`'s file (clamped), numbered from 1."""
+        ...
+
 
 class Collection:
     """Documents (metadata and text) and their passages."""
@@ -79,6 +92,7 @@ class Collection:
         self.spans = spans
         self._view = text_blob.data if text_blob.size else memoryview(b"")
         self.doc_text = lru_cache(maxsize=512)(self._doc_text)
+        self.doc_line_starts = lru_cache(maxsize=512)(self._compute_line_starts)
 
     @classmethod
     def from_parts(cls, records: list[DocumentRecord], texts: list[str], passages: list[Passage]) -> Collection:
@@ -107,6 +121,19 @@ class Collection:
 
     def _doc_text(self, doc: int) -> str:
         return self._view[self.text_offsets[doc] : self.text_offsets[doc + 1]].tobytes().decode("utf-8")
+
+    def _compute_line_starts(self, doc: int) -> list[int]:
+        return line_starts(self.doc_text(doc))
+
+    def lines_of(self, passage: Passage) -> tuple[int, int]:
+        return line_range(self.doc_line_starts(passage.doc_index), passage.start, passage.end)
+
+    def file_text(self, passage: Passage) -> str:
+        return self.doc_text(passage.doc_index)[passage.start : passage.end]
+
+    def file_lines(self, doc_id: str, first: int, last: int) -> list[tuple[int, str]]:
+        doc = self._doc_numbers[doc_id]
+        return numbered_lines(self.doc_text(doc), self.doc_line_starts(doc), first, last)
 
     def passage(self, index: int) -> Passage:
         lo, hi = self.span_ptr[index], self.span_ptr[index + 1]

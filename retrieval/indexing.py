@@ -11,8 +11,9 @@ import multiprocessing
 import os
 import sys
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from retrieval.analysis import Analyzer
 from retrieval.chunking import Passage, chunk
@@ -45,12 +46,22 @@ class AnalysedDocument:
             yield (joined.split(_TERM_SEPARATOR) if joined else []), counts
 
 
-def analyse(source: SourceText, override: Metadata | None, doc_index: int, analyzer: Analyzer) -> AnalysedDocument:
+def analyse(
+    source: SourceText,
+    override: Metadata | None,
+    doc_index: int,
+    analyzer: Analyzer,
+    advance: Callable[[int], None] | None = None,
+) -> AnalysedDocument:
+    """One document analysed; `advance(n)` is told the UTF-8 bytes of the file each passage spans, once done."""
     document = build_document(source, override)
     passages = chunk(document, doc_index)
     rows = []
     for passage in passages:
-        terms = analyzer.terms(passage.text(document))
+        text = passage.text(document)
+        terms = analyzer.terms(text)
+        if advance is not None:
+            advance(len(document.text[passage.start : passage.end].encode("utf-8")))
         counts = Counter(terms)
         rows.append((_TERM_SEPARATOR.join(counts), list(counts.values()), len(terms)))
     record = DocumentRecord(document.doc_id, document.title, document.source, document.date, document.url)
@@ -71,12 +82,17 @@ def _analyse_at(index: int) -> AnalysedDocument:
 
 
 def _analysed(
-    sources: Sequence[SourceText], catalog: dict[str, Metadata], workers: int, analyzer: Analyzer
+    sources: Sequence[SourceText],
+    catalog: dict[str, Metadata],
+    workers: int,
+    analyzer: Analyzer,
+    advance: Callable[[int], None] | None = None,
 ) -> Iterator[AnalysedDocument]:
     global _SOURCES, _CATALOG, _ANALYZER
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        # In one process a bar can move passage by passage: one big file does not sit at 0%.
         for index, source in enumerate(sources):
-            yield analyse(source, catalog.get(source.doc_id), index, analyzer)
+            yield analyse(source, catalog.get(source.doc_id), index, analyzer, advance)
         return
     analyzer.load()
     _SOURCES, _CATALOG, _ANALYZER = sources, catalog, analyzer
@@ -134,10 +150,14 @@ def build_index(
     passages: list[Passage] = []
     builder = IndexBuilder()
     empty: list[Skipped] = []
-    analysed = _analysed(sources, catalog, workers, analyzer)
-    if progress:
-        analysed = _with_progress(analysed, len(sources))
+    bar = _progress_bar(sources) if progress else None
+    advance = bar.update if bar is not None else None
+    analysed = _analysed(sources, catalog, workers, analyzer, advance)
     for document in analysed:
+        if bar is not None:
+            # Whatever the passages did not account for (furniture, blank lines, or all of it from a worker).
+            done = sum(len(document.text[p.start : p.end].encode("utf-8")) for p in document.passages)
+            bar.update(max(0, len(document.text.encode("utf-8")) - (done if workers <= 1 else 0)))
         if not document.passages:
             empty.append(Skipped(document.record.doc_id, "清理掉页面杂项(导航、版权声明等)后没有正文"))
         records.append(document.record)
@@ -145,14 +165,25 @@ def build_index(
         passages.extend(document.passages)
         for joined, counts, length in document.terms:
             builder.add_counts(joined.split(_TERM_SEPARATOR) if joined else [], counts, length)
+    if bar is not None:
+        bar.close()
     collection = Collection.from_parts(records, texts, passages)
     del texts, passages  # the collection holds them in arrays now; free the objects before the index
     return BuiltIndex(collection, finish(*builder.finish_postings(), ranking), empty)
 
 
-def _with_progress(items: Iterator[AnalysedDocument], total: int) -> Iterator[AnalysedDocument]:
+def _progress_bar(sources: Sequence[SourceText]) -> Any:
+    """A bar on stderr that counts the bytes of text analysed (one big file moves it too)."""
     from tqdm import tqdm
 
-    yield from tqdm(
-        items, total=total, unit="篇", desc="建立索引", delay=PROGRESS_DELAY_SECONDS, file=sys.stderr, leave=False
+    total = sum(len(s.text.encode("utf-8")) for s in sources)
+    return tqdm(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc="建立索引",
+        delay=PROGRESS_DELAY_SECONDS,
+        file=sys.stderr,
+        leave=False,
     )

@@ -173,11 +173,16 @@ class LuceneIndex:
             sums[self.indices[lo:hi]] += term_scores
         return sums.astype(np.float32).astype(np.float64)
 
-    def top(self, terms: list[str], k: int) -> list[tuple[int, float]]:
-        """Up to `k` (passage, score) of the passages that match, best first; ties by passage order."""
+    def top(self, terms: list[str], k: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Up to `k` (passage, score) of the passages that match, best first; ties by passage order.
+
+        `mask` (a boolean per passage) leaves out the passages where it is False before selecting.
+        """
         if k <= 0 or not terms:
             return []
         scores = self.scores(terms)
+        if mask is not None:
+            scores[~mask] = 0.0
         touched = np.flatnonzero(scores > 0)
         values = scores[touched]
         if touched.size > k:

@@ -12,6 +12,7 @@ per document (its path relative to the folder), any of the four fields set:
 
 from __future__ import annotations
 
+import datetime
 import re
 import tomllib
 from dataclasses import dataclass, replace
@@ -192,8 +193,33 @@ def read_catalog(folder: Path) -> dict[str, Metadata]:
             raise CatalogError(
                 f"目录文件 {path}: [{doc_id}] 有未知字段 {', '.join(sorted(unknown))};可用字段: {', '.join(FIELDS)}。"
             )
-        catalog[doc_id] = Metadata(**{k: str(v) for k, v in fields.items()})
+        catalog[doc_id] = Metadata(**{k: _catalog_value(path, doc_id, k, v) for k, v in fields.items()})
     return catalog
+
+
+def _catalog_value(path: Path, doc_id: str, key: str, value: object) -> str:
+    """A catalog field's value, checked: text, a real date (YYYY-MM-DD), an http(s) address."""
+    where = f"目录文件 {path}: [\"{doc_id}\"] {key}"
+    if key == "date":
+        if isinstance(value, datetime.datetime):
+            value = value.date()
+        if isinstance(value, datetime.date):
+            return value.isoformat()
+        if not isinstance(value, str):
+            raise CatalogError(f"{where} 应为日期,例如 \"2015-07-10\",收到 {value!r}。")
+        try:
+            return datetime.date.fromisoformat(value.strip()).isoformat()
+        except ValueError:
+            raise CatalogError(
+                f"{where} = {value!r} 不是有效日期:请写成 YYYY-MM-DD(月份 1-12,日期须在该月之内)。"
+            ) from None
+    if not isinstance(value, str):
+        raise CatalogError(f"{where} 应为文本(加引号),收到 {value!r}。")
+    if key == "url" and not re.match(r"^https?://\S+$", value.strip()):
+        raise CatalogError(f"{where} = {value!r} 不是网址:应以 http:// 或 https:// 开头,且不含空格。")
+    if not value.strip():
+        raise CatalogError(f"{where} 为空:请填写内容,或删去这一行。")
+    return value.strip()
 
 
 def merge(found: Metadata, override: Metadata | None) -> Metadata:

@@ -19,6 +19,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import numpy as np
+
 from retrieval import general_idf
 from retrieval.analysis import Analyzer
 from retrieval.bulk_export import DOCUMENT, PASSAGE, TERMS_FIELD, versions
@@ -73,6 +75,7 @@ class ClusterPassages:
         self._sources: dict[int, dict] = {}
         self._records: dict[int, DocumentRecord] = {}
         self._texts: dict[tuple[int, int, int], str] = {}
+        self._by_start: dict[tuple[int, int], dict] = {}
         self._listing: list[tuple[DocumentRecord, int]] | None = None
         self._size: int | None = None
 
@@ -83,6 +86,7 @@ class ClusterPassages:
         self._sources[number] = source
         self._records.setdefault(doc, _record(source))
         self._texts[(doc, int(source["start"]), int(source["end"]))] = source["text"]
+        self._by_start[(doc, int(source["start"]))] = source
         return number
 
     def _search(self, what: str, body: dict) -> list[dict]:
@@ -136,6 +140,32 @@ class ClusterPassages:
             self._listing = listed
         return self._listing
 
+    def _stored(self, passage: Passage, field: str) -> Any:
+        """A field stored with the passage at push time; a push from before it existed must be redone."""
+        source = self._by_start.get((passage.doc_index, passage.start))
+        if source is None or field not in source:
+            raise BackendError(f"{self.index} 的段落没有 {field} 字段(由旧版本 push):请重新 push。")
+        return source[field]
+
+    def lines_of(self, passage: Passage) -> tuple[int, int]:
+        first, last = self._stored(passage, "lines")
+        return int(first), int(last)
+
+    def file_text(self, passage: Passage) -> str:
+        return str(self._stored(passage, "file_text"))
+
+    def file_lines(self, doc_id: str, first: int, last: int) -> list[tuple[int, str]]:
+        """The lines of the passages this view holds in that range (the cluster keeps passages, not files)."""
+        found: dict[int, str] = {}
+        for source in self._sources.values():
+            if source["doc_id"] != doc_id or "lines" not in source:
+                continue
+            start_line = int(source["lines"][0])
+            for offset, line in enumerate(str(source["file_text"]).splitlines()):
+                if first <= start_line + offset <= last:
+                    found.setdefault(start_line + offset, line)
+        return sorted(found.items())
+
     def nearby(self, doc_id: str, paragraph: int, around: int) -> list[int]:
         body = {
             "size": MAX_DOCUMENTS,
@@ -172,8 +202,10 @@ class ClusterSearch:
         self.max_clauses = max_clauses
         self._frequencies: dict[str, int] = {}
 
-    def top(self, terms: list[str], k: int) -> list[tuple[int, float]]:
-        """Up to `k` (passage, score), best first, ties by passage number."""
+    def top(self, terms: list[str], k: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Up to `k` (passage, score), best first, ties by passage number (a mask is not supported here)."""
+        if mask is not None:
+            raise BackendError("OpenSearch 后端暂不支持筛选(source/since/until/doc):请在本地索引上使用筛选。")
         if k <= 0 or not terms:
             return []
         tokens = [term for term, _ in query_boosts(terms)]

@@ -45,8 +45,8 @@ class Ranking(StrEnum):
 class Scorer(Protocol):
     """What answering needs of a ranking: BM25Index, LuceneIndex, or a cluster's search."""
 
-    def top(self, terms: list[str], k: int) -> list[tuple[int, float]]:
-        """Up to `k` (passage, score) pairs, best first, ties by passage order."""
+    def top(self, terms: list[str], k: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Up to `k` (passage, score) pairs, best first, ties by passage order; only where `mask` is True."""
         ...
 
     def document_frequency(self, term: str) -> int:
@@ -156,11 +156,17 @@ class BM25Index:
             scores[self.indices[lo:hi]] += self.weights[lo:hi]
         return scores
 
-    def top(self, terms: list[str], k: int) -> list[tuple[int, float]]:
-        """Up to `k` (passage, score) with a positive score, best first; ties by passage order."""
+    def top(self, terms: list[str], k: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Up to `k` (passage, score) with a positive score, best first; ties by passage order.
+
+        `mask` (a boolean per passage) leaves out the passages where it is False
+        before selecting, so the k best allowed passages are returned.
+        """
         if k <= 0 or not terms:
             return []
         scores = self.scores(terms)
+        if mask is not None:
+            scores[~mask] = 0.0
         # Select among the passages that score at all: partitioning a million
         # mostly-zero scores costs far more than finding the non-zero ones.
         touched = np.flatnonzero(scores > 0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from retrieval.text import Span
@@ -17,6 +17,7 @@ class Reason(StrEnum):
     NO_MATCH = "no-match"  # no passage shares a term with it
     UNKNOWN_WORDS = "unknown-words"  # it hinges on words no document contains
     LOW_COVERAGE = "low-coverage"  # no passage covers enough of it
+    FILTERED_OUT = "filtered-out"  # no passage of the documents the filter allows matches it
     UNCERTAIN = "uncertain"  # related passages, but the answer model is not sure they answer
 
 
@@ -41,8 +42,24 @@ class IndexStatus(StrEnum):
 
 
 @dataclass(frozen=True)
+class Rebuild:
+    """Why an index is about to be built: what `on_rebuild` callbacks receive."""
+
+    status: IndexStatus
+    # Paths (relative to the folder) of documents added, removed or changed since the saved index;
+    # empty when there was no saved index or it could not be used.
+    changed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Citation:
-    """Where a passage comes from, enough for a reader to check it."""
+    """Where a passage comes from, enough for a reader to check it.
+
+    `path` is the file's path relative to the folder, with "/" (the same string
+    as `doc_id`); `lines` is the (first, last) line of the file the passage
+    spans, 1-based, as an editor numbers them (CRLF, LF and CR each end a line).
+    `paragraph` counts the cleaned paragraphs of the document, not lines.
+    """
 
     doc_id: str
     title: str
@@ -50,15 +67,19 @@ class Citation:
     date: str | None
     url: str | None
     paragraph: int
+    path: str
+    lines: tuple[int, int]
 
 
 @dataclass(frozen=True)
 class Hit:
     """One ranked passage.
 
-    `text` is the passage as it stands in the file; `highlights` are (start, end)
-    spans of `text` matching words of the question; `start`/`end` are the
-    passage's character offsets in the decoded file.
+    `text` is the passage's content lines as they stand in the file, joined by
+    "\n" (blank lines, CRLF and page furniture between them left out);
+    `highlights` are (start, end) spans of `text` matching words of the
+    question; `start`/`end` are the passage's character offsets in the decoded
+    file, and `file_text` is exactly `decoded_file[start:end]`.
     """
 
     text: str
@@ -71,6 +92,7 @@ class Hit:
     # Spans of `text` that are conversion noise (pinyin such as "(yè)"): shown
     # to nobody, kept so that `text` stays the file's own characters.
     hidden: tuple[Span, ...] = ()
+    file_text: str = field(kw_only=True)
 
     def segments(self) -> list[tuple[str, bool]]:
         """The readable text as (piece, highlighted) pairs, noise left out."""

@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from retrieval.analysis import Analyzer, Question, default_analyzer
 from retrieval.answer_features import profile_question
 from retrieval.answer_model import AnswerModel, shipped_model
 from retrieval.answering import abstention, answer, is_known, make_hits
+from retrieval.cache import APP_NAME, user_cache_root
+from retrieval.collection import Collection
 from retrieval.conversation import Conversation
 from retrieval.errors import CorpusError, ParameterError, QuestionError
+from retrieval.filtering import Filter, passage_mask
 from retrieval.loading import FileNote, Skipped, SourceText
 from retrieval.ranking import Ranking
-from retrieval.results import DEFAULT_K, Answer, Citation, Hit, IndexStatus, Reason
+from retrieval.results import DEFAULT_K, Answer, Citation, Hit, IndexStatus, Reason, Rebuild
 from retrieval.seeds import seeds_folder
-from retrieval.store import OpenedIndex, build_from_sources, open_folder
+from retrieval.store import OpenedIndex, build_from_sources, default_index_dir, open_folder
 from retrieval.text import NOISE, replace_surrogates
 
 MAX_K = 1000
 MAX_QUESTION = 500
+MASK_CACHE = 32
 
 
 @dataclass(frozen=True)
@@ -48,8 +56,10 @@ class Context:
 class Retriever:
     """Answers questions from a collection of documents.
 
-    `Retriever()` uses the bundled seed articles; `from_directory` and
-    `from_texts` use others. With `index_dir`, the built index is saved there
+    `Retriever()` uses the bundled seed articles, their index saved in and
+    reused from the user's cache folder (platformdirs: ~/.cache/zhdocqa on
+    Linux) unless `index_dir` says where; `from_directory` and `from_texts` use
+    others. With `index_dir`, the built index is saved there
     and reused while the folder's documents are unchanged; a folder that holds
     anything but this program's index is refused (IndexLocationError), never
     overwritten. Links out of the folder are followed only with `follow_links`;
@@ -74,7 +84,7 @@ class Retriever:
         follow_links: bool = False,
         rebuild: bool = False,
         analyzer: Analyzer | None = None,
-        on_rebuild: Callable[[IndexStatus], None] | None = None,
+        on_rebuild: Callable[[Rebuild], None] | None = None,
         ranking: str = Ranking.EXACT,
         _opened: OpenedIndex | None = None,
     ) -> None:
@@ -82,6 +92,8 @@ class Retriever:
         if _opened is None:
             mode = _checked_ranking(ranking)
             path = Path(folder).expanduser() if folder is not None else seeds_folder()
+            if folder is None and index_dir is None:
+                index_dir = default_index_dir(user_cache_root(APP_NAME), path)
             _opened = open_folder(
                 path,
                 self._analyzer,
@@ -103,9 +115,10 @@ class Retriever:
         self.ranking_mode: Ranking = _opened.ranking
         self.skipped: tuple[Skipped, ...] = tuple(_opened.skipped)
         self.notes: tuple[FileNote, ...] = tuple(_opened.notes)
+        self._masks: dict[Filter, np.ndarray | None] = {}
 
     @classmethod
-    def from_directory(cls, folder: str | Path, **options) -> Retriever:
+    def from_directory(cls, folder: str | Path, **options: Any) -> Retriever:
         """Every .txt and .md file under `folder` (hidden ones left out)."""
         return cls(folder, **options)
 
@@ -187,31 +200,48 @@ class Retriever:
             paragraphs.setdefault(number, []).append(NOISE.sub("", self._collection.passage_text(index)))
         return Context(hit.citation, focus, tuple((n, "".join(parts)) for n, parts in sorted(paragraphs.items())))
 
+    def lines(self, hit: Hit, around: int = 0) -> tuple[tuple[int, str], ...]:
+        """The file's lines the hit spans, and `around` more on each side: (line number from 1, text).
+
+        Read from the text the index was built from, so the numbers match the
+        citation even if the file has changed since.
+        """
+        first, last = hit.citation.lines
+        return tuple(self._collection.file_lines(hit.citation.doc_id, first - around, last + around))
+
     # -- questions ----------------------------------------------------------
 
-    def conversation(self) -> Conversation:
-        """Questions in turns: follow-ups ("那腾讯呢?", "占多少股份?") are resolved against earlier turns."""
-        return Conversation(self.ask, self._analyzer)
+    def conversation(self, filters: Filter | None = None) -> Conversation:
+        """Questions in turns: follow-ups ("那腾讯呢?", "占多少股份?") are resolved against earlier turns.
 
-    def ranking(self, question: str, k: int = DEFAULT_K) -> list[tuple[str, int, float]]:
+        With `filters`, every turn is answered from the documents it allows.
+        """
+        return Conversation(functools.partial(self.ask, filters=filters), self._analyzer)
+
+    def ranking(
+        self, question: str, k: int = DEFAULT_K, filters: Filter | None = None
+    ) -> list[tuple[str, int, float]]:
         """The bare ranking: (doc_id, paragraph, score) of the `k` best passages, best first."""
         analysed = self._question(question)
-        ranked = self._index.top(list(analysed.terms), _checked_k(k))
+        ranked = self._index.top(list(analysed.terms), _checked_k(k), self._mask(filters))
         passages = [self._collection.passage(i) for i, _ in ranked]
         return [
             (self._collection.record(p.doc_index).doc_id, p.paragraph, score)
             for p, (_, score) in zip(passages, ranked)
         ]
 
-    def search(self, question: str, k: int = DEFAULT_K) -> list[Hit]:
-        """The `k` best passages for `question`, best first; never abstains."""
+    def search(self, question: str, k: int = DEFAULT_K, filters: Filter | None = None) -> list[Hit]:
+        """The `k` best passages for `question` (among those `filters` allows), best first; never abstains."""
         analysed = self._question(question)
-        ranked = self._index.top(list(analysed.terms), _checked_k(k))
+        ranked = self._index.top(list(analysed.terms), _checked_k(k), self._mask(filters))
         return make_hits(self._collection, ranked, analysed, self._analyzer)
 
-    def ask(self, question: str, k: int = DEFAULT_K, model: AnswerModel | None = None) -> Answer:
+    def ask(
+        self, question: str, k: int = DEFAULT_K, filters: Filter | None = None, model: AnswerModel | None = None
+    ) -> Answer:
         """The best passages with citations and the sentence that answers; unsure or no answer when in doubt.
 
+        With `filters`, only passages of the documents it allows are considered.
         The answer model (default: the shipped one) reranks the BM25
         candidates, chooses the headline among them whatever `k` is, and says
         how sure it is (`Answer.outcome`, `Answer.confidence`).
@@ -220,12 +250,29 @@ class Retriever:
         k = _checked_k(k)
         if not analysed.words:
             return abstention(analysed, Reason.EMPTY)
+        mask = self._mask(filters)
+        if mask is not None and not mask.any():
+            return abstention(analysed, Reason.FILTERED_OUT)
         model = model or shipped_model()
-        ranked = self._index.top(list(analysed.terms), max(k, model.candidates))
+        ranked = self._index.top(list(analysed.terms), max(k, model.candidates), mask)
         if not ranked:
             return abstention(analysed, Reason.NO_MATCH, analysed.words)
         profile = profile_question(analysed, self._analyzer, self._known, self._general.weight)
         return answer(analysed, profile, self._collection, ranked, k, self._analyzer, model)
+
+    def _mask(self, filters: Filter | None) -> np.ndarray | None:
+        if filters is None:
+            return None
+        if not isinstance(filters, Filter):
+            raise ParameterError(f"filters 应为 Filter,收到的是 {type(filters).__name__}。")
+        if not isinstance(self._collection, Collection):
+            raise ParameterError("OpenSearch 后端暂不支持筛选(source/since/until/doc):请在本地索引上使用筛选。")
+        # A REPL or a bot asks many questions under one filter: its mask is made once.
+        if filters not in self._masks:
+            if len(self._masks) >= MASK_CACHE:
+                self._masks.clear()
+            self._masks[filters] = passage_mask(self._collection, filters)
+        return self._masks[filters]
 
     def _question(self, question: str) -> Question:
         if not isinstance(question, str):

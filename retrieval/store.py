@@ -37,6 +37,7 @@ from retrieval.errors import CorpusError, IndexFileError, IndexLocationError, In
 from retrieval.general_idf import GeneralIdf
 from retrieval.indexing import BuiltIndex, build_index
 from retrieval.loading import (
+    CATALOG_NAME,
     FileNote,
     FileStamp,
     Skipped,
@@ -47,9 +48,9 @@ from retrieval.loading import (
     read_folder,
 )
 from retrieval.lucene_scoring import LocalIndex, scorer_class
-from retrieval.metadata import read_catalog
+from retrieval.metadata import Metadata, read_catalog
 from retrieval.ranking import K1, B, Ranking, Scorer
-from retrieval.results import IndexStatus
+from retrieval.results import IndexStatus, Rebuild
 from retrieval.vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
@@ -426,8 +427,14 @@ def _check_shapes(directory: Path, a: dict[str, np.ndarray], documents: int, pas
 
 def is_fresh(loaded: LoadedIndex, folder: Path, follow_links: bool = False) -> bool:
     """True when the folder's documents and catalog are the ones the index was built from."""
+    return not changed_files(loaded, folder, follow_links)
+
+
+def changed_files(loaded: LoadedIndex, folder: Path, follow_links: bool = False) -> tuple[str, ...]:
+    """The documents (and catalog) added, removed or changed since the index was built, sorted."""
     known = {s.name: s for s in loaded.stamps}
-    return folder_stamps(folder, known, follow_links) == loaded.stamps
+    now = {s.name: s for s in folder_stamps(folder, known, follow_links)}
+    return tuple(sorted(name for name in known.keys() | now.keys() if known.get(name) != now.get(name)))
 
 
 # -- the lifecycle ------------------------------------------------------------------
@@ -492,16 +499,21 @@ def open_folder(
     progress: bool = False,
     follow_links: bool = False,
     force: bool = False,
-    on_rebuild: Callable[[IndexStatus], None] | None = None,
+    on_rebuild: Callable[[Rebuild], None] | None = None,
     ranking: Ranking = Ranking.EXACT,
 ) -> OpenedIndex:
-    """The index of `folder` for `ranking`: loaded from `index_dir` when fresh, else built (and saved there)."""
+    """The index of `folder` for `ranking`: loaded from `index_dir` when fresh, else built (and saved there).
+
+    `on_rebuild` is called before a build with why it happens (and, for a saved
+    index gone stale, which files changed), so an adapter can say so.
+    """
     status = IndexStatus.BUILT
+    changed: tuple[str, ...] = ()
     if index_dir is not None:
         check_folder(folder)
         check_location(index_dir, folder)
         if not force and ((index_dir / CURRENT).exists() or (index_dir / MANIFEST).exists()):
-            loaded, status = _try_load(index_dir, folder, analyzer, follow_links, ranking)
+            loaded, status, changed = _try_load(index_dir, folder, analyzer, follow_links, ranking)
             if loaded is not None:
                 return OpenedIndex(
                     loaded.collection,
@@ -513,39 +525,56 @@ def open_folder(
                     ranking,
                 )
     if on_rebuild is not None:
-        on_rebuild(status)
+        on_rebuild(Rebuild(status, changed))
     texts = read_folder(folder, follow_links, stamped=index_dir is not None)
     catalog = read_catalog(folder)
+    notes = texts.notes + catalog_notes(catalog, texts.texts, texts.skipped)
     built, skipped = _build(texts.texts, analyzer, catalog, texts.skipped, workers, progress, ranking)
     general = general_idf.from_jieba()
     if index_dir is not None:
         try:
-            save(index_dir, built.collection, built.index, general, analyzer, texts.stamps, skipped, texts.notes,
-                 ranking)
+            save(index_dir, built.collection, built.index, general, analyzer, texts.stamps, skipped, notes, ranking)
         except IndexLocationError:
             raise
         except OSError as error:
             log.warning("索引无法保存到 %s: %s", display_name(str(index_dir)), error.strerror or error)
-    return OpenedIndex(built.collection, built.index, general, skipped, texts.notes, status, ranking)
+    return OpenedIndex(built.collection, built.index, general, skipped, notes, status, ranking)
+
+
+def catalog_notes(
+    catalog: dict[str, Metadata], texts: list[SourceText], skipped: list[Skipped]
+) -> list[FileNote]:
+    """A note for each catalog entry that names no document of the folder (a typo, a moved file)."""
+    present = {t.doc_id for t in texts} | {s.doc_id for s in skipped}
+    return [
+        FileNote(
+            CATALOG_NAME, f"[\"{doc_id}\"] 对应的文件不存在,这一条没有用上。请检查文件名(相对于文档目录,用 / 分隔)。"
+        )
+        for doc_id in sorted(catalog)
+        if doc_id not in present
+    ]
 
 
 def _try_load(
     index_dir: Path, folder: Path, analyzer: Analyzer, follow_links: bool, ranking: Ranking
-) -> tuple[LoadedIndex | None, IndexStatus]:
+) -> tuple[LoadedIndex | None, IndexStatus, tuple[str, ...]]:
     try:
         loaded = load(index_dir, analyzer, ranking)
     except IndexRankingError as error:
         log.info("%s", error)
-        return None, IndexStatus.REBUILT_RANKING
+        return None, IndexStatus.REBUILT_RANKING, ()
     except IndexVersionError as error:
         log.info("%s", error)  # expected after an upgrade: no cause for alarm
-        return None, IndexStatus.REBUILT_ANALYZER
+        return None, IndexStatus.REBUILT_ANALYZER, ()
     except IndexFileError as error:
         log.warning("%s 正在重建索引。", error)
-        return None, IndexStatus.REBUILT_DAMAGED
+        return None, IndexStatus.REBUILT_DAMAGED, ()
     except OSError as error:
         log.warning("索引 %s 无法读取(%s),正在重建。", display_name(str(index_dir)), error.strerror or error)
-        return None, IndexStatus.REBUILT_DAMAGED
-    if not folder.is_dir() or not is_fresh(loaded, folder, follow_links):
-        return None, IndexStatus.REBUILT_CHANGED
-    return loaded, IndexStatus.LOADED
+        return None, IndexStatus.REBUILT_DAMAGED, ()
+    if not folder.is_dir():
+        return None, IndexStatus.REBUILT_CHANGED, ()
+    changed = changed_files(loaded, folder, follow_links)
+    if changed:
+        return None, IndexStatus.REBUILT_CHANGED, changed
+    return loaded, IndexStatus.LOADED, ()

@@ -8,6 +8,7 @@ half width), case folding, and traditional to simplified script (OpenCC).
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from functools import lru_cache
@@ -163,3 +164,26 @@ def merge_spans(spans: list[Span]) -> tuple[Span, ...]:
         else:
             merged.append([start, end])
     return tuple((s, e) for s, e in merged)
+
+
+# What ends a line in an editor: CRLF, LF or a lone CR (decoded texts keep the file's own).
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def line_starts(text: str) -> list[int]:
+    """The offset where each line of `text` starts, the first at 0."""
+    return [0] + [match.end() for match in _LINE_BREAK.finditer(text)]
+
+
+def line_range(starts: list[int], start: int, end: int) -> tuple[int, int]:
+    """The (first, last) 1-based line numbers holding characters start..end-1, given `line_starts`."""
+    return bisect.bisect_right(starts, start), bisect.bisect_right(starts, max(start, end - 1))
+
+
+def numbered_lines(text: str, starts: list[int], first: int, last: int) -> list[tuple[int, str]]:
+    """Lines first..last of `text` (clamped to the text), numbered from 1, without their line breaks."""
+    numbered = []
+    for number in range(max(1, first), min(len(starts), last) + 1):
+        end = starts[number] if number < len(starts) else len(text)
+        numbered.append((number, text[starts[number - 1] : end].rstrip("\r\n")))
+    return numbered

@@ -17,7 +17,7 @@ def test_ask_prints_the_best_sentence_and_cited_passages(run_bot):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("答: ") and "模仿泡泡堂推出QQ堂" in lines[0]
-    assert "[1] 《除了电商,阿里还需要一款真正的社交软件》 · ¶2" in result.stdout
+    assert "[1] 《除了电商,阿里还需要一款真正的社交软件》 · 004_2879f3147d2cb423.txt:7" in result.stdout
     assert "[2] " in result.stdout and "[3] " not in result.stdout
     assert "\x1b" not in result.stdout  # not a terminal: no escape codes
     assert all(line == line.rstrip() for line in lines)
@@ -36,10 +36,12 @@ def test_ask_json_is_a_stable_document(run_bot):
     assert "60多萬張影票" in document["best_sentence"]
     assert len(document["hits"]) == 3
     top = document["hits"][0]
-    assert set(top) == {"rank", "score", "text", "display_text", "highlights", "start", "end", "citation"}
+    assert set(top) == {"rank", "score", "text", "display_text", "highlights", "start", "end", "file_text", "citation"}
     assert top["rank"] == 1 and top["score"] > 0
     assert top["citation"] == {
         "doc_id": "002_57e5c7049564172a.txt",
+        "path": "002_57e5c7049564172a.txt",
+        "lines": top["citation"]["lines"],
         "title": "微博月活躍用戶達1.98億 其中86%來自移動端",
         "source": "中國產業發展研究網",
         "date": "2015-07-10",
@@ -55,7 +57,9 @@ def test_ask_json_is_a_stable_document(run_bot):
 
 
 def test_ask_json_for_an_unanswerable_question(run_bot):
-    document = json.loads(run_bot("ask", "北京今天的空气质量怎么样?", "--json").stdout)
+    result = run_bot("ask", "北京今天的空气质量怎么样?", "--json")
+    assert result.returncode == 1  # no answer, as grep says "no match"
+    document = json.loads(result.stdout)
     assert document["abstained"] is True
     assert document["outcome"] == "no_answer"
     assert document["best_sentence"] is None
@@ -68,14 +72,16 @@ def test_batch_mode_answers_each_line_and_exits(run_bot):
     assert result.stdout.count("问> ") == 3  # the blank line is skipped
     assert "模仿泡泡堂推出QQ堂" in result.stdout
     assert "賣出60多萬張影票" in result.stdout
-    assert "5. 《除了电商,阿里还需要一款真正的社交软件》 · 17 段" in result.stdout
+    assert "5. 《除了电商,阿里还需要一款真正的社交软件》 · 004_2879f3147d2cb423.txt · 17 段" in result.stdout
     assert "\x1b" not in result.stdout
 
 
-def test_no_answer_says_so_and_points_to_sources(run_bot):
+def test_no_answer_says_so_and_points_to_a_command_that_lists_the_documents(run_bot):
     result = run_bot("ask", "iPhone的电池怎么换?")
+    assert result.returncode == 1
     assert result.stdout.startswith("没有答案")
-    assert ":sources" in result.stdout
+    assert ":sources" not in result.stdout  # a REPL command means nothing outside the REPL
+    assert "zhdocqa info" in result.stdout
 
 
 def test_no_color_on_a_terminal_has_no_escape_codes(bot_env):
@@ -115,7 +121,7 @@ def test_bad_input_gets_one_clear_line_and_the_session_goes_on(run_bot):
     paste = "微信" * 5000
     lines = ["😀🎉", paste, "\x1b[31m\x07" + QUESTION, "   ", ":k 99", ":full 7", QUESTION]
     result = run_bot(input="\n".join(lines) + "\n")
-    assert result.returncode == 0
+    assert result.returncode == 2  # the over-long paste could not be asked; the session went on all the same
     assert "Traceback" not in result.stdout + result.stderr
     out = result.stdout
     assert "问题里没有可以检索的词语" in out
@@ -163,7 +169,8 @@ def test_escape_sequences_from_documents_never_reach_the_terminal(run_bot, tmp_p
     folder = _hostile_corpus(tmp_path)
     for args in (("ask", "阿里巴巴花了多少钱买新浪微博股份?"), ("ask", "阿里巴巴股份", "--k", "3")):
         result = run_bot(*args, "--corpus", str(folder))
-        assert result.returncode == 0, result.stderr
+        # Answered (0) or unsure (1): the answer model is unsure on a two-document folder; the passages show either way.
+        assert result.returncode in (0, 1), result.stderr
         for stream in (result.stdout, result.stderr):
             assert "\x1b" not in stream and "\x07" not in stream and "\u202e" not in stream
         assert "5.86亿美元" in result.stdout
@@ -187,6 +194,7 @@ def test_batch_answers_every_line_it_can(run_bot):
     data = "腾讯模仿泡泡堂做了哪个游戏?\n\xff\xfe阿里巴巴入股新浪微博\n" + "长" * 600 + "\n微博和淘宝电影合作预售,4天卖了多少张票?\n"
     result = run_bot(input=data.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
     assert "Traceback" not in result.stderr
+    assert result.returncode == 2  # one line could not be asked
     assert result.stdout.count("答:") >= 2
     assert "问题太长" in result.stdout
 
@@ -202,7 +210,8 @@ def test_batch_survives_bytes_that_are_not_utf8(bot_env):
         cwd=Path(__file__).resolve().parents[2],
     )
     out = result.stdout.decode("utf-8")
-    assert result.returncode == 0, result.stderr.decode("utf-8", "replace")
+    # The undecodable line became U+FFFD only: nothing to search, so not answered (1), and the batch went on.
+    assert result.returncode == 1, result.stderr.decode("utf-8", "replace")
     assert out.count("答:") == 2
     assert "60多萬張影票" in out or "60多万张影票" in out
 

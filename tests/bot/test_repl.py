@@ -44,7 +44,7 @@ def _ask(child, line: str) -> str:
 def test_question_shows_best_sentence_and_citation(repl):
     out = _ask(repl, "腾讯模仿泡泡堂做了哪个游戏?")
     assert "答:" in out
-    assert "[1] 《除了电商,阿里还需要一款真正的社交软件》 · ¶2" in out
+    assert "[1] 《除了电商,阿里还需要一款真正的社交软件》 · 004_2879f3147d2cb423.txt:7" in out
     assert "泡泡堂" in out
 
 
@@ -55,12 +55,12 @@ def test_k_more_full_sources_and_unknown_command(repl):
     more = _ask(repl, ":more")
     assert "[3] " in more and "[4] " in more and "[5] " not in more
     full = _ask(repl, ":full 1")
-    assert "《阿里新浪共缔微电商》 · ¶1" in full
+    assert "《阿里新浪共缔微电商》 · 001_6343723039a13da3.txt:2-3" in full
     assert "¶2" in full  # the neighbouring paragraph too
     sources = _ask(repl, ":sources")
     for number in range(1, 6):
         assert f"{number}. 《" in sources
-    assert "凤凰科技 · 2013-08-01 · 28 段" in sources
+    assert "凤凰科技 · 2013-08-01 · 000_439763a88c0ed7a9.txt · 28 段" in sources.replace("\n", "")
     unknown = _ask(repl, ":frobnicate")
     assert "未知命令 :frobnicate" in unknown and ":sources" in unknown
 
@@ -76,7 +76,7 @@ def test_ctrl_c_clears_a_half_typed_line(repl):
     repl.expect(NEXT_PROMPT)
     out = _ask(repl, "腾讯模仿泡泡堂做了哪个游戏?")
     # Only the new question was asked: its answer, not the discarded words'.
-    assert "《除了电商,阿里还需要一款真正的社交软件》 · ¶2" in out
+    assert "《除了电商,阿里还需要一款真正的社交软件》 · 004_2879f3147d2cb423.txt:7" in out
     assert "5.86亿美元" not in out
 
 
@@ -138,6 +138,54 @@ def test_unsure_answer_shows_related_passages_and_more_repeats_none(repl):
     assert "[3] " in out and "[4] " not in out
     more = _ask(repl, ":more")
     assert "[4] " in more
-    cited = re.compile(r"\[\d+\] (《[^》]+》[^\n]*¶\d+)")
+    cited = re.compile(r"\[\d+\] (《[^》]+》[^\n]*?\.txt:\d+(?:-\d+)?)")
     first, then = cited.findall(out), cited.findall(more)
     assert len(first) == 3 and then and not set(first) & set(then)
+
+
+def test_open_filter_and_a_question_under_the_filter(repl):
+    out = _ask(repl, "阿里巴巴花了多少钱入股新浪微博?")
+    assert "001_6343723039a13da3.txt:2-3" in out
+    opened = _ask(repl, ":open 1")
+    assert "seeds/001_6343723039a13da3.txt:2-3" in opened
+    assert "2 │ 阿里巴巴入股新浪微博" in opened and "3 │ 阿里巴巴宣布" in opened
+    filtered_prompt = re.compile(r"\n(?:\x1b\[[0-9;?]*[ -/]*[@-~]|\r)*问\[source=易商讯\]>")
+    repl.sendline(":filter source=易商讯")
+    repl.expect(filtered_prompt)  # the filter shows in the prompt
+    assert "符合的文档 1 篇" in _screen(repl.before)
+    repl.sendline("来往是什么?")
+    repl.expect(filtered_prompt)
+    filtered = _screen(repl.before)
+    assert "易商讯 · 2016-06-15 · 003_679c830559632711.txt:" in filtered
+    for other in ("000_", "001_", "002_", "004_"):
+        assert other not in filtered
+    repl.sendline(":filter off")
+    repl.expect(NEXT_PROMPT)
+    assert "已取消筛选" in _screen(repl.before)
+
+
+def test_full_width_colon_commands(repl):
+    assert "每次显示 2 段" in _ask(repl, "：k 2")
+    assert "1. 《" in _ask(repl, "：sources")
+    out = _ask(repl, "阿里巴巴花了多少钱入股新浪微博?")
+    assert "[2] " in out and "[3] " not in out
+    assert "[3] " in _ask(repl, "：more")
+
+
+def test_more_after_an_abstention_says_there_was_no_answer(repl):
+    _ask(repl, "北京今天的空气质量怎么样?")
+    more = _ask(repl, ":more")
+    assert "没有答案" in more and "先提一个问题" not in more
+
+
+def test_escape_sequences_typed_key_by_key_do_not_end_the_session(repl):
+    import time
+
+    for key in ("\x1b", "[", "2", "J"):
+        repl.send(key)
+        time.sleep(0.15)
+    repl.send("\r")
+    repl.expect(NEXT_PROMPT)
+    out = _ask(repl, "腾讯模仿泡泡堂做了哪个游戏?")
+    assert "模仿泡泡堂推出QQ堂" in out
+    assert repl.isalive()

@@ -70,7 +70,7 @@ async def test_private_question_gets_one_answer_with_its_citation(api, bot):
     assert reply["reply_parameters"]["message_id"] == question["message_id"]
     text = reply["text"]
     assert text.startswith("<b>答:</b>")
-    assert "《除了电商,阿里还需要一款真正的社交软件》 · ¶2" in text
+    assert "《除了电商,阿里还需要一款真正的社交软件》 · 004_2879f3147d2cb423.txt:7" in text
     assert re.search(r"<b>[^<]*泡泡堂[^<]*</b>", text)  # matched words in bold
     buttons = [b for row in reply["reply_markup"]["inline_keyboard"] for b in row]
     assert [b["text"] for b in buttons] == ["全文 1", "全文 2", "全文 3", "更多"]
@@ -113,7 +113,7 @@ async def test_an_unsure_answer_shows_related_passages_with_buttons_and_more_rep
                    "from": {"id": BOT_ID, "is_bot": True, "first_name": "文档问答"}, "text": "答"}
     api.press(PRIVATE, bot_message, buttons["更多"])
     more = (await api.wait_for(lambda: _replies(api, PRIVATE)[1:]))[0]
-    cited = re.compile(r"《[^》]+》[^\n]*¶\d+")
+    cited = re.compile(r"《[^》]+》[^\n]*?\.txt:\d+(?:-\d+)?")
     first_cited, more_cited = cited.findall(_visible(reply["text"])), cited.findall(_visible(more["text"]))
     assert len(first_cited) == 3 and more_cited and not set(first_cited) & set(more_cited)
     assert "[4]" in _visible(more["text"])
@@ -158,7 +158,7 @@ async def test_more_full_and_stale_buttons(api, bot):
     assert more_buttons[:3] == ["全文 4", "全文 5", "全文 6"]
     api.press(PRIVATE, bot_message, buttons["全文 1"])
     full = (await api.wait_for(lambda: _replies(api, PRIVATE)[2:]))[0]
-    assert "《阿里新浪共缔微电商》 · ¶1" in full["text"]
+    assert "《阿里新浪共缔微电商》 · 001_6343723039a13da3.txt:2-3" in full["text"]
     assert "<b>¶1</b>" in full["text"] and "¶2" in full["text"]
     # A stale button gets an alert only (no chat message); a forged number is not called "expired".
     api.press(PRIVATE, bot_message, "m:expired1")

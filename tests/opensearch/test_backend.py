@@ -438,3 +438,21 @@ def test_the_repl_reports_a_cluster_failure_in_one_line_and_goes_on(seed_items, 
     shown = console.export_text()
     assert "检索服务出错" in shown and "返回错误 500" in shown and "Traceback" not in shown
     assert "答" in shown.split("检索服务出错")[1]  # the next question is answered
+
+
+def test_answers_from_opensearch_carry_checkable_citations_and_refuse_filters(seed_items, local_lucene):
+    from retrieval import Filter, ParameterError
+
+    exchanges = [_mapping_exchange(), _search_exchange(local_lucene, seed_items, QUESTION, 3)]
+    with FakeOpenSearch(exchanges) as fake:
+        remote = Retriever.from_opensearch(fake.url, index=ALIAS)
+        hits = remote.search(QUESTION, k=3)
+        with pytest.raises(ParameterError, match="OpenSearch 后端暂不支持筛选"):
+            remote.search(QUESTION, k=3, filters=Filter(sources=("易商讯",)))
+    _finished(fake)
+    for hit in hits:
+        data = (seeds_folder() / hit.citation.path).read_text("utf-8")
+        assert hit.file_text == data[hit.start : hit.end]
+        first, last = hit.citation.lines
+        assert hit.text.split("\n")[0] in data.splitlines()[first - 1]
+        assert remote.lines(hit)[0][0] == first

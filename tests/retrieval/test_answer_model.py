@@ -159,3 +159,12 @@ def test_folds_keep_each_article_on_one_side(shared):
         by_group.setdefault(row.group, set()).add(int(f))
     assert all(len(f) == 1 for f in by_group.values())
     assert len(set(fold.tolist())) == 5
+
+
+@pytest.mark.xfail(strict=True, reason="known: on a folder of one to three short documents the model's relative "
+                   "features (BM25 z-scores, margins over 20 candidates) fall outside its training, and it is unsure")
+def test_a_tiny_collection_that_states_the_answer_is_answered():
+    from retrieval import Retriever
+
+    answer = Retriever.from_texts(["拼多多是一家靠拼团起家的社交电商公司。"]).ask("拼多多靠什么起家?")
+    assert answer.outcome == Outcome.ANSWERED

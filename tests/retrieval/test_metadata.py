@@ -68,13 +68,37 @@ def test_catalog_overrides_detected_fields(tmp_path):
 
 @pytest.mark.parametrize(
     "content, message",
-    [('["a.txt"\ntitle = 1', "无法解析"), ('["a.txt"]\nauthor = "x"\n', "未知字段")],
+    [
+        ('["a.txt"\ntitle = 1', "无法解析"),
+        ('["a.txt"]\nauthor = "x"\n', "未知字段"),
+        ('["a.txt"]\ndate = "2020-13-45"\n', r'\["a.txt"\] date = \'2020-13-45\' 不是有效日期'),
+        ('["a.txt"]\ndate = "2020-02-30"\n', "不是有效日期"),
+        ('["a.txt"]\ndate = 2020\n', "应为日期"),
+        ('["a.txt"]\ntitle = 3\n', r'\["a.txt"\] title 应为文本'),
+        ('["a.txt"]\nurl = "example.com/a"\n', "不是网址"),
+    ],
 )
 def test_bad_catalog_is_a_clear_error(tmp_path, content, message):
     (tmp_path / "a.txt").write_text(ARTICLE, "utf-8")
     (tmp_path / "catalog.toml").write_text(content, "utf-8")
     with pytest.raises(CatalogError, match=message):
         Retriever.from_directory(tmp_path)
+
+
+def test_catalog_dates_may_be_toml_dates_and_are_kept_iso(tmp_path):
+    (tmp_path / "a.txt").write_text(ARTICLE, "utf-8")
+    (tmp_path / "catalog.toml").write_text('["a.txt"]\ndate = 2019-01-02\n', "utf-8")
+    assert Retriever.from_directory(tmp_path).documents[0].date == "2019-01-02"
+
+
+def test_catalog_entry_for_a_missing_file_is_reported_with_its_key(tmp_path):
+    (tmp_path / "a.txt").write_text(ARTICLE, "utf-8")
+    (tmp_path / "catalog.toml").write_text('["a.txt"]\ntitle = "甲"\n["b.txt"]\ntitle = "乙"\n', "utf-8")
+    retriever = Retriever.from_directory(tmp_path)
+    assert retriever.documents[0].title == "甲"
+    notes = [(n.doc_id, n.message) for n in retriever.notes]
+    assert len(notes) == 1
+    assert notes[0][0] == "catalog.toml" and '["b.txt"]' in notes[0][1] and "不存在" in notes[0][1]
 
 
 def test_markdown_heading_marks_are_not_part_of_the_title(tmp_path):

@@ -141,3 +141,53 @@ def test_parallel_build_gives_the_same_index(corpus):
     assert np.array_equal(np.asarray(two._index.weights), np.asarray(one._index.weights))
     assert np.array_equal(np.asarray(two._index.indices), np.asarray(one._index.indices))
     assert _ranking(two) == _ranking(one)
+
+
+def test_the_seeds_index_is_kept_in_the_user_cache_folder_by_default(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # where platformdirs puts the user cache
+    first = Retriever()
+    assert first.index_status == "built"
+    assert list((tmp_path / "cache" / "zhdocqa" / "indexes").iterdir())
+    second = Retriever()
+    assert second.index_status == "loaded"
+    assert [h.citation for h in second.search(QUESTION)] == [h.citation for h in first.search(QUESTION)]
+
+
+def test_on_rebuild_is_told_which_files_changed(corpus, tmp_path):
+    index_dir = tmp_path / "index"
+    Retriever(corpus, index_dir=index_dir)
+    (corpus / "001_6343723039a13da3.txt").write_text("新的内容:腾讯发布了新的微信版本。", "utf-8")
+    (corpus / "new.md").write_text("# 新文档\n\n拼多多靠拼团起家。", "utf-8")
+    (corpus / "004_2879f3147d2cb423.txt").unlink()
+    told = []
+    retriever = Retriever(corpus, index_dir=index_dir, on_rebuild=told.append)
+    assert retriever.index_status == "rebuilt: documents changed"
+    assert [(r.status, r.changed) for r in told] == [
+        ("rebuilt: documents changed", ("001_6343723039a13da3.txt", "004_2879f3147d2cb423.txt", "new.md"))
+    ]
+    Retriever(corpus, index_dir=index_dir, on_rebuild=told.append)
+    assert len(told) == 1  # a fresh index is loaded without a word
+
+
+def test_the_progress_bar_counts_bytes_and_moves_within_one_large_file(capsys, monkeypatch):
+    from retrieval import indexing
+    from retrieval.analysis import default_analyzer
+    from retrieval.loading import SourceText
+
+    monkeypatch.setattr(indexing, "PROGRESS_DELAY_SECONDS", 0)
+    text = "\n\n".join(f"第{i}段:腾讯发布了新的微信版本,增加了红包功能。" for i in range(400))
+    sources = [SourceText("big.txt", seeds_folder(), text, "utf-8")]
+    updates = []
+    real = indexing._progress_bar
+
+    def recording(items):
+        bar = real(items)
+        original = bar.update
+        bar.update = lambda n=1: (updates.append(n), original(n))[1]
+        return bar
+
+    monkeypatch.setattr(indexing, "_progress_bar", recording)
+    indexing.build_index(sources, default_analyzer(), progress=True, workers=1)
+    assert sum(updates) == len(text.encode("utf-8"))
+    assert len(updates) > 100  # passage by passage, not once for the file
+    assert "建立索引" in capsys.readouterr().err
