@@ -1,7 +1,7 @@
 """Index at scale: build, memory, save/load and query speed, beside rank_bm25 and bm25s.
 
     pip install bm25s    # the comparison only; not a dependency of the project
-    python bench/scale.py --shared ../shared [--sizes 10000 100000 1000000] [--queries 200]
+    python bench/scale.py --shared ../shared [--sizes 10000 100000 1000000] [--queries 200] [--no-reference]
 
 Synthetic collections are made from the CMRC 2018 and DRCD paragraphs of
 `--shared`/data: their sentences recombined (fixed seed) into passages of 2-5
@@ -10,7 +10,13 @@ size runs in fresh child processes, so peak RSS is that size's own:
 
 - ours: `Retriever(folder, index_dir=...)` builds (both cores) and saves; a
   second process loads the saved index (including the check that the folder is
-  unchanged); queries time `BM25Index.top(terms, 10)`.
+  unchanged; the arrays' checksums are then verified in a background thread,
+  timed apart), and times, over the same questions: the ranking alone
+  (`BM25Index.top(terms, 10)` on analysed terms), `ranking(question)` and
+  `ask(question, k=5)` end to end (analysis, ranking, hits with highlights, best
+  sentence, abstention) and `search(k=10)`; a third adds one 50-passage file to
+  the folder and times the update of the saved index (load, analyse the new file,
+  recompute the weights, save), against the full build of the same run.
 - rank_bm25: the reference scorer over the same passage terms (10k and 100k).
 - bm25s: built from the same terms where it fits in memory; at 1M its index is
   our weight matrix handed to it (its own build keeps Python lists of every
@@ -69,7 +75,7 @@ def write_corpus(folder: Path, sentences: list[str], passages: int, seed: int = 
         (folder / name).write_text("\n\n".join(body) + "\n", "utf-8")
 
 
-def _timings(function, queries: list[list[str]]) -> dict[str, float]:
+def _timings(function, queries: list) -> dict[str, float]:
     times = []
     for terms in queries:
         started = time.perf_counter()
@@ -82,18 +88,25 @@ def _timings(function, queries: list[list[str]]) -> dict[str, float]:
 # -- children -------------------------------------------------------------------
 
 
+def _analyzer(index_dir: Path):
+    """As the command-line edges have it: jieba's cache and the saved lexicon in a cache folder."""
+    from retrieval.cache import cached_analyzer
+
+    return cached_analyzer(index_dir.parent / "cache")
+
+
 def child_build(folder: Path, index_dir: Path) -> dict:
     from retrieval import Retriever
 
     started = time.perf_counter()
-    retriever = Retriever(folder, index_dir=index_dir, progress=False)
+    retriever = Retriever(folder, index_dir=index_dir, progress=False, analyzer=_analyzer(index_dir))
     total = time.perf_counter() - started
     # Time the save alone by saving again to a scratch folder.
     from retrieval import store
 
     scratch = index_dir.parent / "save-timing"
     started = time.perf_counter()
-    store.save(scratch, retriever._collection, retriever._index, [], [], retriever._general)
+    store.save_opened(scratch, retriever._state.opened, retriever._analyzer)
     save = time.perf_counter() - started
     shutil.rmtree(scratch, ignore_errors=True)
     return {
@@ -106,6 +119,33 @@ def child_build(folder: Path, index_dir: Path) -> dict:
     }
 
 
+def child_update(folder: Path, index_dir: Path, sentences_file: Path) -> dict:
+    """One new 50-passage file in the folder: load, update and save, as `python -m retrieval index` does
+    (with its cache folder, so the new file is cut through the saved lexicon, not after a dictionary load)."""
+    from retrieval import Retriever
+
+    sentences = json.loads(sentences_file.read_text("utf-8"))
+    rng = random.Random(99)
+    body = ["".join(rng.choice(sentences) for _ in range(rng.randint(2, 5))) for _ in range(PASSAGES_PER_FILE)]
+    added = folder / "zz_added.txt"
+    added.write_text("\n\n".join(body) + "\n", "utf-8")
+    try:
+        started = time.perf_counter()
+        retriever = Retriever(folder, index_dir=index_dir, progress=False, analyzer=_analyzer(index_dir))
+        seconds = time.perf_counter() - started
+        changes = retriever._state.opened.changes
+        return {
+            "update_s": seconds,
+            "status": str(retriever.index_status),
+            "added": list(changes.added),
+            "analysed": changes.analysed,
+            "passages": len(retriever),
+            "peak_rss_mb": peak_rss_mb(),
+        }
+    finally:
+        added.unlink()
+
+
 def child_query(folder: Path, index_dir: Path, questions: list[str]) -> dict:
     started = time.perf_counter()
     from retrieval import Retriever
@@ -113,12 +153,51 @@ def child_query(folder: Path, index_dir: Path, questions: list[str]) -> dict:
     imported = time.perf_counter()
     retriever = Retriever(folder, index_dir=index_dir)
     loaded = time.perf_counter()
+    retriever._current()  # the checksums, verified in the background meanwhile
+    verified = time.perf_counter()
+    retriever._analyzer.load()  # a long-running process: the full dictionary (the adapters' warm_up)
     assert retriever.index_status == "loaded", retriever.index_status
     analyzer = retriever._analyzer
     queries = [list(analyzer.question(q).terms) for q in questions]
     index = retriever._index
-    result = _timings(lambda terms: index.top(terms, K), queries)
-    result.update({"load_s": loaded - imported, "import_s": imported - started, "peak_rss_mb": peak_rss_mb()})
+    for question in questions[:20]:  # warm: the dictionary loaded, pages of the arrays touched
+        retriever.ask(question, k=5)
+    from retrieval import answering
+
+    # Round robin over the four, in a rotating order, so that the machine's load and
+    # caches weigh on each alike; no answer reuses another's normalized passages.
+    calls = {
+        "top": lambda i: index.top(queries[i], K),
+        "ranking": lambda i: retriever.ranking(questions[i], k=K),
+        "ask": lambda i: retriever.ask(questions[i], k=5),
+        "search": lambda i: retriever.search(questions[i], k=K),
+    }
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    names = list(calls)
+    for i in range(len(questions)):
+        for name in names[i % 4 :] + names[: i % 4]:
+            answering._FOLDED.clear()
+            begun = time.perf_counter()
+            calls[name](i)
+            times[name].append((time.perf_counter() - begun) * 1000)
+    summary = {}
+    for name, values in times.items():
+        values.sort()
+        summary[name] = {"p50_ms": statistics.median(values), "p95_ms": values[int(0.95 * (len(values) - 1))]}
+    result = dict(summary["top"])
+    ranking, ask, search = summary["ranking"], summary["ask"], summary["search"]
+    result.update(
+        {
+            "ranking_p50_ms": ranking["p50_ms"],
+            "ask_p50_ms": ask["p50_ms"],
+            "ask_p95_ms": ask["p95_ms"],
+            "search_p50_ms": search["p50_ms"],
+            "load_s": loaded - imported,
+            "verified_s": verified - loaded,
+            "import_s": imported - started,
+            "peak_rss_mb": peak_rss_mb(),
+        }
+    )
     return result
 
 
@@ -233,6 +312,7 @@ def main() -> None:
         "--reference-queries", type=int, default=20, help="queries for rank_bm25 (about 1 s each at 100k)"
     )
     parser.add_argument("--workdir", type=Path, help="where to write the synthetic folders (default: a temporary one)")
+    parser.add_argument("--no-reference", action="store_true", help="skip rank_bm25 and bm25s")
     parser.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -249,35 +329,64 @@ def main() -> None:
     questions_file.write_text(json.dumps(sample, ensure_ascii=False), "utf-8")
     reference_file = workdir / "reference_questions.json"
     reference_file.write_text(json.dumps(sample[: args.reference_queries], ensure_ascii=False), "utf-8")
+    sentences_file = workdir / "sentences.json"
+    sentences_file.write_text(json.dumps(sentences[:20000], ensure_ascii=False), "utf-8")
     print(f"{len(sentences)} sentences from CMRC 2018 + DRCD; {len(sample)} questions; work folder {workdir}")
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}", flush=True)
     for size in args.sizes:
         folder, index_dir = workdir / f"corpus-{size}", workdir / f"index-{size}"
         started = time.perf_counter()
-        write_corpus(folder, sentences, size)
+        if not (folder / f"{(size - 1) // PASSAGES_PER_FILE:06d}.txt").is_file():  # a --workdir from a run before
+            write_corpus(folder, sentences, size)
         print(
-            f"\n== {size:,} passages ({size // PASSAGES_PER_FILE:,} files, written in {time.perf_counter() - started:.0f} s)",
+            f"\n== {size:,} passages ({size // PASSAGES_PER_FILE:,} files,"
+            f" written in {time.perf_counter() - started:.0f} s)",
             flush=True,
         )
         build = run_child(["build", str(folder), str(index_dir)])
         print(
-            f"ours      build {build.get('build_s', float('nan')):8.1f} s   save {build.get('save_s', float('nan')):.2f} s"
+            f"ours      build {build.get('build_s', float('nan')):8.1f} s"
+            f"   save {build.get('save_s', float('nan')):.2f} s"
             f"   peak RSS {build.get('peak_rss_mb', float('nan')):,.0f} MB   ({build.get('passages', '?')} passages,"
             f" {build.get('terms', '?')} terms, {build.get('postings', '?')} postings) {build.get('error', '')}",
             flush=True,
         )
         query = run_child(["query", str(folder), str(index_dir), str(questions_file)])
         print(
-            f"ours      load  {query.get('load_s', float('nan')):8.2f} s   query p50 {query.get('p50_ms', float('nan')):.2f} ms"
-            f"  p95 {query.get('p95_ms', float('nan')):.2f} ms   peak RSS {query.get('peak_rss_mb', float('nan')):,.0f} MB"
-            f" {query.get('error', '')}",
+            f"ours      load  {query.get('load_s', float('nan')):8.2f} s   (checksums verified in the background:"
+            f" {query.get('verified_s', float('nan')):.2f} s more before the first answer)"
+            f"   peak RSS {query.get('peak_rss_mb', float('nan')):,.0f} MB {query.get('error', '')}",
+            flush=True,
+        )
+        top = query.get("p50_ms", float("nan"))
+        print(
+            f"ours      query p50 {top:.2f} ms  p95 {query.get('p95_ms', float('nan')):.2f} ms (BM25Index.top, k={K})"
+            f" | ranking(question) p50 {query.get('ranking_p50_ms', float('nan')):.2f} ms"
+            f" | ask(question, k=5) p50 {query.get('ask_p50_ms', float('nan')):.2f} ms"
+            f" p95 {query.get('ask_p95_ms', float('nan')):.2f} ms"
+            f" | search(k={K}) p50 {query.get('search_p50_ms', float('nan')):.2f} ms"
+            f" | ask / top = {query.get('ask_p50_ms', float('nan')) / top:.2f}x"
+            f", ask / ranking(question) = {query.get('ask_p50_ms', float('nan')) / query.get('ranking_p50_ms', 1):.2f}x",
+            flush=True,
+        )
+        update = run_child(["update", str(folder), str(index_dir), str(sentences_file)])
+        share = update.get("update_s", float("nan")) / build.get("build_s", float("nan")) * 100
+        print(
+            f"ours      update (one {PASSAGES_PER_FILE}-passage file added)"
+            f" {update.get('update_s', float('nan')):.2f} s"
+            f" = {share:.1f}% of the full build; {update.get('analysed', '?')} document analysed,"
+            f" status {update.get('status', '?')}, peak RSS {update.get('peak_rss_mb', float('nan')):,.0f} MB"
+            f" {update.get('error', '')}",
             flush=True,
         )
         engines = []
-        if size <= 100_000:
+        if args.no_reference:
+            pass
+        elif size <= 100_000:
             engines.append(("rank_bm25", ["reference", str(index_dir), str(reference_file), "rank_bm25", str(folder)]))
             engines.append(("bm25s", ["reference", str(index_dir), str(questions_file), "bm25s", str(folder)]))
-        engines.append(("bm25s*", ["bm25s-matrix", str(index_dir), str(questions_file)]))
+        if not args.no_reference:
+            engines.append(("bm25s*", ["bm25s-matrix", str(index_dir), str(questions_file)]))
         for name, child_args in engines:
             other = run_child(child_args)
             if "error" in other:
@@ -285,7 +394,8 @@ def main() -> None:
                 continue
             ratio = other["p50_ms"] / query["p50_ms"] if query.get("p50_ms") else float("nan")
             print(
-                f"{name:<9} build {other['build_s']:8.1f} s   query p50 {other['p50_ms']:.2f} ms  p95 {other['p95_ms']:.2f} ms"
+                f"{name:<9} build {other['build_s']:8.1f} s"
+                f"   query p50 {other['p50_ms']:.2f} ms  p95 {other['p95_ms']:.2f} ms"
                 f"   peak RSS {other['peak_rss_mb']:,.0f} MB   ours is {ratio:,.1f}x faster (p50)",
                 flush=True,
             )
@@ -303,6 +413,8 @@ def _child(argv: list[str]) -> dict:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     if kind == "build":
         return child_build(Path(argv[1]), Path(argv[2]))
+    if kind == "update":
+        return child_update(Path(argv[1]), Path(argv[2]), Path(argv[3]))
     if kind == "query":
         return child_query(Path(argv[1]), Path(argv[2]), json.loads(Path(argv[3]).read_text("utf-8")))
     if kind == "reference":

@@ -21,6 +21,7 @@ from rich.console import Console
 
 from bot import render
 from bot.opening import history_file, index_location, open_retriever
+from bot.reloading import DEFAULT_INTERVAL_SECONDS, watch
 from bot.repl import Session, clean_input, is_interactive, run_batch, run_interactive
 from bot.settings import (
     COLOR_ENV,
@@ -170,6 +171,13 @@ def _shared_options(with_filters: bool) -> argparse.ArgumentParser:
     # Answer from a collection pushed to OpenSearch (python -m retrieval push) instead of a folder.
     group.add_argument("--opensearch", metavar="URL", default=s, help="从 OpenSearch 集群检索(不能与 --corpus 同用)")
     group.add_argument("--opensearch-index", metavar="NAME", default=s, help="OpenSearch 中的别名(默认 zhdocqa)")
+    group.add_argument(
+        "--reload-interval",
+        type=float,
+        metavar="SECONDS",
+        default=s,
+        help=f"每隔多少秒检查文档目录的变化并更新索引(默认 {DEFAULT_INTERVAL_SECONDS:g};0 表示只在 SIGHUP 时检查)",
+    )
     return common
 
 
@@ -319,6 +327,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(str(error))
         return ExitCode.USAGE
     command = args.command or "repl"
+    reload_interval = getattr(args, "reload_interval", DEFAULT_INTERVAL_SECONDS)
+    if reload_interval < 0:
+        _error(f"--reload-interval 不能为负数,收到 {reload_interval:g}")
+        return ExitCode.USAGE
     if command == "telegram":
         from bot import telegram_cli
 
@@ -326,6 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.verbose = verbose
         args.opensearch = getattr(args, "opensearch", None)
         args.opensearch_index = getattr(args, "opensearch_index", "zhdocqa")
+        args.reload_interval = reload_interval
         return telegram_cli.run(args)
     if command == "eval":
         return _evaluate(args)
@@ -365,7 +378,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         session = Session(retriever, make_console(settings.color), k=settings.k, filters=filters)
         # Follow-ups in the REPL by default; a piped batch treats each line alone unless asked.
         session.conversation = retriever.conversation(filters)
-        return run_interactive(session, history_file())
+        session.reloader = watch(retriever, reload_interval, session.notice_changes)
+        try:
+            return run_interactive(session, history_file())
+        finally:
+            session.reloader.stop()
     # A byte that is not UTF-8 in a piped line must not end the batch.
     if hasattr(sys.stdin, "reconfigure"):
         sys.stdin.reconfigure(errors="replace")

@@ -17,11 +17,13 @@ from rich.console import Console
 from rich.text import Text
 
 from bot import render
+from bot.reloading import Reloader, describe
 from bot.settings import MAX_K, ExitCode
 from retrieval import (
     DEFAULT_K,
     Answer,
     BackendError,
+    Changes,
     Conversation,
     Filter,
     Hit,
@@ -43,6 +45,7 @@ HELP = """命令(冒号也可以用全角的 ：):
                     (:filter 显示当前条件,:filter off 取消)
   :sources          文档列表(标题、来源、日期、文件、段落数)
   :new              重新开始(不再把下一个问题当作追问)
+  :reload           立即检查文档目录的变化(平时每隔几秒自动检查)
   :help             显示本帮助
   :quit             退出(也可以按 Ctrl-D);Ctrl-C 清空当前输入"""
 
@@ -94,6 +97,8 @@ class Session:
     answer: Answer | None = None
     numbered: list[Hit] = field(default_factory=list)  # every hit printed for the last question, in order
     conversation: Conversation | None = None  # set: follow-up questions are resolved against earlier turns
+    reloader: Reloader | None = None  # set: the folder is watched, and :reload checks it now
+    notices: list[str] = field(default_factory=list)  # what changed in the folder, told before the next answer
     unanswered: int = 0  # questions the documents did not answer (for the batch's exit code)
     failed: int = 0  # questions that could not be asked (too long)
 
@@ -114,8 +119,14 @@ class Session:
             self.say(f"检索服务出错: {error}", style="red")
             return True
 
+    def notice_changes(self, changes: Changes) -> None:
+        """Called from the reload thread: remembered, told at the next line (never in the middle of the prompt)."""
+        self.notices.append(f"文档已更新: {describe(changes)}")
+
     def _handle(self, line: str) -> bool:
         line = clean_input(line)
+        while self.notices:
+            self.say(self.notices.pop(0), style="dim")
         if not line:
             self.say("请输入问题,或输入 :help 查看命令。")
             return True
@@ -168,10 +179,27 @@ class Session:
             self.set_filter(argument)
         elif name == "new":
             self.new()
+        elif name == "reload":
+            self.reload()
         else:
             self.say(f"未知命令 :{name}", style="red")
             self.say(HELP.format(k=self.k))
         return True
+
+    def reload(self) -> None:
+        if self.reloader is None:
+            self.say("这个会话没有关联文档目录,无法重新载入。", style="red")
+            return
+        try:
+            changes = self.reloader.check()
+        except RetrievalError as error:
+            self.say(f"索引更新失败,继续使用原索引: {error}", style="red")
+            return
+        self.notices.clear()
+        if changes:
+            self.say(f"文档已更新: {describe(changes)}。现有 {len(self.retriever.documents)} 篇文档。")
+        else:
+            self.say("文档目录没有变化。")
 
     def new(self) -> None:
         if self.conversation is not None:

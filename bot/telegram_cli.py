@@ -95,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     from telegram.error import InvalidToken, NetworkError, TelegramError
 
     from bot.opening import open_retriever
+    from bot.reloading import watch
     from bot.telegram_bot import ALLOWED_UPDATES, build_application
     from bot.telegram_settings import BotSettings
 
@@ -133,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
     )
     base_url = args.base_url or os.environ.get("TELEGRAM_BASE_URL")
     application = build_application(token, retriever, settings, base_url=base_url)
+    reloader = watch(retriever, args.reload_interval)  # new documents are answered from without a restart
     try:
         if args.webhook_url:
             path = urlsplit(args.webhook_url).path.strip("/") or "telegram"
@@ -170,6 +172,8 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    finally:
+        reloader.stop()
     return 0
 
 

@@ -20,6 +20,7 @@ from retrieval.loading import FileNote, Skipped
 from retrieval.ranking import Ranking
 from retrieval.results import DEFAULT_K, Answer, Citation, Hit, IndexStatus, Outcome, Reason, Rebuild
 from retrieval.retriever import MAX_K, MAX_QUESTION, Context, DocumentInfo, Retriever
+from retrieval.store import Changes
 
 __all__ = [
     "DEFAULT_K",
@@ -28,6 +29,7 @@ __all__ = [
     "Answer",
     "BackendError",
     "CatalogError",
+    "Changes",
     "Citation",
     "Context",
     "Conversation",

@@ -26,6 +26,8 @@ from retrieval.cache import cache_root, cached_analyzer
 from retrieval.loading import ESCAPING_LINK, display_name
 from retrieval.text import terminal_safe
 
+LISTED_NAMES = 20
+
 
 def _index_dir(args: argparse.Namespace) -> Path:
     if args.index_dir:
@@ -84,8 +86,20 @@ def main(argv: list[str] | None = None) -> int:
     except RetrievalError as error:
         print(terminal_safe(f"错误: {error}"), file=sys.stderr)
         return 1
-    verb = "已复用" if retriever.index_status == IndexStatus.LOADED else "已建立"
+    changes = retriever.changes
+    if retriever.index_status == IndexStatus.LOADED:
+        verb = "已复用"
+    elif changes:
+        verb = "已更新"
+    else:
+        verb = "已建立"
     print(f"{verb}索引: {len(retriever.documents)} 篇文档, {len(retriever)} 个段落, 用时 {seconds:.1f} 秒")
+    if changes:
+        for label, names in (("新增", changes.added), ("修改", changes.changed), ("删除", changes.removed)):
+            if names:
+                shown = ", ".join(names[:LISTED_NAMES]) + (" ..." if len(names) > LISTED_NAMES else "")
+                print(terminal_safe(f"{label} {len(names)} 个: {shown}"))
+        print(f"重新分词 {changes.analysed} 篇, 其余文档的分析结果直接复用")
     print(terminal_safe(f"索引位置: {display_name(str(index_dir))}"))
     if retriever.index_status != IndexStatus.LOADED:
         for skipped in retriever.skipped:
@@ -135,6 +149,7 @@ def _info(folder: Path, index_dir: Path, analyzer: Analyzer, ranking: Ranking) -
     print(terminal_safe(f"索引位置: {display_name(str(index_dir))}"))
     try:
         loaded = store.load(index_dir, analyzer, ranking)
+        loaded.verification.wait()  # info reports a damaged array, never "fresh"
     except RetrievalError as error:
         print(terminal_safe(f"状态: 不可用 ({error})"))
         return 1

@@ -16,7 +16,7 @@ from retrieval.answer_features import QuestionProfile, headline_text
 from retrieval.answer_model import AnswerModel, decide
 from retrieval.collection import PassageSource
 from retrieval.results import Answer, Citation, Hit, Outcome, Reason
-from retrieval.text import Span, has_cjk, merge_spans, noise_spans, normalize_with_offsets
+from retrieval.text import Span, folds_alike, has_cjk, merge_spans, noise_spans, normalize, normalize_with_offsets
 
 
 def is_known(word: str, document_frequency: Callable[[str], int]) -> bool:
@@ -31,17 +31,40 @@ def is_known(word: str, document_frequency: Callable[[str], int]) -> bool:
 # -- hits ---------------------------------------------------------------------------
 
 
-def highlight_spans(text: str, words: Sequence[str], analyzer: Analyzer) -> tuple[Span, ...]:
+_FOLDED: dict[str, tuple[str, list[int]]] = {}
+_FOLDED_KEPT = 256
+
+
+def folded(text: str, simplified: bool = False) -> tuple[str, list[int]]:
+    """`normalize_with_offsets(text)`, computed once for the few passages an answer reads several times.
+
+    `simplified`: the index recorded that the passage needs no conversion (the
+    result is the same, sooner).
+    """
+    found = _FOLDED.get(text)
+    if found is None:
+        if len(_FOLDED) >= _FOLDED_KEPT:
+            _FOLDED.clear()
+        found = _FOLDED[text] = normalize_with_offsets(text, simplified)
+    return found
+
+
+def highlight_spans(
+    text: str, words: Sequence[str], analyzer: Analyzer, singles: Sequence[int] | None = None,
+    simplified: bool = False,
+) -> tuple[Span, ...]:
     """Spans of `text` where a word of the question stands, merged and sorted.
 
     Words of two or more characters are found wherever they occur (jieba may cut
-    the passage differently); a one-character word only where jieba cut it alone.
+    the passage differently); a one-character word only where jieba cut it alone:
+    `singles`, the positions the index recorded when it segmented the passage,
+    else (text from elsewhere) a segmentation now.
     """
     if not words:
         return ()
-    normalized, offsets = normalize_with_offsets(text)
+    normalized, offsets = folded(text, simplified)
     spans: list[Span] = []
-    singles = {w for w in words if len(w) == 1}
+    one_character = {w for w in words if len(w) == 1}
     for word in words:
         if len(word) < 2:
             continue
@@ -49,8 +72,14 @@ def highlight_spans(text: str, words: Sequence[str], analyzer: Analyzer) -> tupl
         while start >= 0:
             spans.append((offsets[start], offsets[start + len(word) - 1] + 1))
             start = normalized.find(word, start + len(word))
-    if singles:
-        spans.extend((t.start, t.end) for t in analyzer.located_words(text) if t.word in singles)
+    if one_character and any(w in normalized for w in one_character):
+        # The recorded positions are in the index's normalization of the whole
+        # passage, which agrees with this character-by-character one save for rare
+        # combining sequences.
+        if singles is not None and (folds_alike(normalized) or normalized == normalize(text)):
+            spans.extend((offsets[p], offsets[p] + 1) for p in singles if normalized[p] in one_character)
+        else:
+            spans.extend((t.start, t.end) for t in analyzer.located_words(text) if t.word in one_character)
     return merge_spans(spans)
 
 
@@ -62,7 +91,7 @@ def make_hits(
     for rank, (index, score) in enumerate(ranked, start=1):
         passage = collection.passage(index)
         record = collection.record(passage.doc_index)
-        text = collection.text_of(passage)
+        text = collection.passage_text(index)
         citation = Citation(
             record.doc_id,
             record.title,
@@ -73,12 +102,14 @@ def make_hits(
             path=record.doc_id,
             lines=collection.lines_of(passage),
         )
+        stored = collection.passage_singles(index)
+        singles = stored.tolist() if stored is not None else None
         hits.append(
             Hit(
                 text=text,
                 score=score,
                 citation=citation,
-                highlights=highlight_spans(text, question.words, analyzer),
+                highlights=highlight_spans(text, question.words, analyzer, singles, collection.is_simplified(index)),
                 rank=rank,
                 start=passage.start,
                 end=passage.end,

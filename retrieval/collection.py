@@ -49,6 +49,14 @@ class PassageSource(Protocol):
 
     def passage_text(self, index: int) -> str: ...
 
+    def passage_singles(self, index: int) -> np.ndarray | None:
+        """Where the index saw one-character words in the passage (normalized text); None when unknown."""
+        ...
+
+    def is_simplified(self, index: int) -> bool:
+        """True when the passage is known to need no traditional-to-simplified conversion."""
+        ...
+
     def listing(self) -> list[tuple[DocumentRecord, int]]:
         """The documents that have passages, in corpus order, with their passage counts."""
         ...
@@ -82,6 +90,10 @@ class Collection:
         passage_paragraph: np.ndarray,
         span_ptr: np.ndarray,
         spans: np.ndarray,
+        single_ptr: np.ndarray,
+        singles: np.ndarray,
+        passage_bytes: np.ndarray,
+        passage_simplified: np.ndarray,
     ) -> None:
         self.records = records
         self.text_blob = text_blob
@@ -90,30 +102,17 @@ class Collection:
         self.passage_paragraph = passage_paragraph
         self.span_ptr = span_ptr
         self.spans = spans
+        # Per passage, where jieba cut a one-character content word (normalized text).
+        self.single_ptr = single_ptr
+        self.singles = singles
+        # Per passage, the UTF-8 byte offsets of its first and last character in its
+        # document's text: a hit decodes its own few hundred bytes, not the document.
+        self.passage_bytes = passage_bytes
+        # Per passage, 1 when normalizing it needed no traditional-to-simplified conversion.
+        self.passage_simplified = passage_simplified
         self._view = text_blob.data if text_blob.size else memoryview(b"")
         self.doc_text = lru_cache(maxsize=512)(self._doc_text)
         self.doc_line_starts = lru_cache(maxsize=512)(self._compute_line_starts)
-
-    @classmethod
-    def from_parts(cls, records: list[DocumentRecord], texts: list[str], passages: list[Passage]) -> Collection:
-        encoded = [t.encode("utf-8") for t in texts]
-        text_offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-        np.cumsum([len(e) for e in encoded], out=text_offsets[1:])
-        joined = b"".join(encoded)
-        del encoded
-        blob = np.frombuffer(joined, dtype=np.uint8)
-        span_ptr = np.zeros(len(passages) + 1, dtype=np.int64)
-        np.cumsum([len(p.spans) for p in passages], out=span_ptr[1:])
-        spans = np.array([span for p in passages for span in p.spans], dtype=np.int64).reshape(-1, 2)
-        return cls(
-            records,
-            blob,
-            text_offsets,
-            np.array([p.doc_index for p in passages], dtype=np.int32),
-            np.array([p.paragraph for p in passages], dtype=np.int32),
-            span_ptr,
-            spans,
-        )
 
     def __len__(self) -> int:
         """The number of passages."""
@@ -136,17 +135,34 @@ class Collection:
         return numbered_lines(self.doc_text(doc), self.doc_line_starts(doc), first, last)
 
     def passage(self, index: int) -> Passage:
-        lo, hi = self.span_ptr[index], self.span_ptr[index + 1]
-        spans = tuple((int(s), int(e)) for s, e in self.spans[lo:hi])
+        lo, hi = int(self.span_ptr[index]), int(self.span_ptr[index + 1])
+        spans = tuple((s, e) for s, e in self.spans[lo:hi].tolist())
         return Passage(int(self.passage_doc[index]), int(self.passage_paragraph[index]), spans)
 
     def passage_text(self, index: int) -> str:
-        return self.text_of(self.passage(index))
+        """The passage's text, decoded from its own bytes of the blob."""
+        base = int(self.text_offsets[int(self.passage_doc[index])])
+        first, last = self.passage_bytes[index].tolist()
+        region = self._view[base + first : base + last].tobytes().decode("utf-8")
+        lo, hi = int(self.span_ptr[index]), int(self.span_ptr[index + 1])
+        spans = self.spans[lo:hi].tolist()
+        if not spans:
+            return ""
+        start = spans[0][0]
+        return SEPARATOR.join(region[s - start : e - start] for s, e in spans)
 
     def text_of(self, passage: Passage) -> str:
         """The passage's text: its spans of the document, joined."""
         text = self.doc_text(passage.doc_index)
         return SEPARATOR.join(text[s:e] for s, e in passage.spans)
+
+    def passage_singles(self, index: int) -> np.ndarray:
+        """Where the passage's one-character content words stand in its normalized text."""
+        return self.singles[self.single_ptr[index] : self.single_ptr[index + 1]]
+
+    def is_simplified(self, index: int) -> bool:
+        """True when the index found the passage needs no traditional-to-simplified conversion."""
+        return bool(self.passage_simplified[index])
 
     def record(self, doc: int) -> DocumentRecord:
         return self.records[doc]
@@ -175,3 +191,17 @@ class Collection:
         lo = int(np.searchsorted(self.passage_doc, doc, side="left"))
         hi = int(np.searchsorted(self.passage_doc, doc, side="right"))
         return range(lo, hi)
+
+
+def byte_offsets(text: str, passages: list[Passage]) -> np.ndarray:
+    """(first, last) UTF-8 byte offsets in `text` of each passage's character span, as an (n, 2) int64 array."""
+    if not passages:
+        return np.zeros((0, 2), dtype=np.int64)
+    bounds = np.array([(p.start, p.end) for p in passages], dtype=np.int64)
+    if text.isascii():
+        return bounds
+    points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    widths = 1 + (points >= 0x80).astype(np.int64) + (points >= 0x800) + (points >= 0x10000)
+    cumulative = np.zeros(len(points) + 1, dtype=np.int64)
+    np.cumsum(widths, out=cumulative[1:])
+    return cumulative[bounds]

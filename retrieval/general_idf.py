@@ -27,6 +27,11 @@ class GeneralIdf:
         index = self.vocabulary.lookup(word)
         return self.median if index < 0 else float(self.values[index])
 
+    def weights(self, words: list[str]) -> dict[str, float]:
+        """The weight of each word, in one lookup."""
+        ids = self.vocabulary.lookup_many(words).tolist()
+        return {w: self.median if i < 0 else float(self.values[i]) for w, i in zip(words, ids)}
+
 
 @lru_cache(maxsize=1)
 def from_jieba() -> GeneralIdf:

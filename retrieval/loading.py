@@ -72,6 +72,7 @@ class FileStamp:
 class ListedFile:
     doc_id: str
     path: Path
+    info: os.stat_result | None = None  # as the walk found it: stamping needs no second stat
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,10 @@ class FolderText:
     skipped: list[Skipped]
     notes: list[FileNote]
     stamps: list[FileStamp]
+    # With `known` stamps: the files left unread because their size and time match,
+    # and the order of every listed file that was read or left unread.
+    unchanged: frozenset[str] = frozenset()
+    order: tuple[str, ...] = ()
 
 
 def display_name(relative: str) -> str:
@@ -164,7 +169,7 @@ def list_documents(folder: Path, follow_links: bool = False) -> tuple[list[Liste
                     skipped.append(Skipped(doc_id, f"与 {first} 是同一个文件"))
                     continue
                 seen_files[_inode(info)] = doc_id
-                found.append(ListedFile(doc_id, Path(entry.path)))
+                found.append(ListedFile(doc_id, Path(entry.path), info))
 
     walk(folder, "")
     found.sort(key=lambda f: f.doc_id)
@@ -221,10 +226,12 @@ def digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def stamp_file(name: str, path: Path, known: dict[str, FileStamp] | None = None) -> FileStamp:
+def stamp_file(
+    name: str, path: Path, known: dict[str, FileStamp] | None = None, info: os.stat_result | None = None
+) -> FileStamp:
     """A file's stamp; its digest reused from `known` when size and time match (as git and make do)."""
     try:
-        info = path.stat()
+        info = info or path.stat()
         previous = (known or {}).get(name)
         if previous and previous.size == info.st_size and previous.mtime_ns == info.st_mtime_ns:
             return previous
@@ -239,7 +246,7 @@ def folder_stamps(
 ) -> list[FileStamp]:
     """Stamps of the documents and catalog of `folder`, as an index records them."""
     listed, skipped = list_documents(folder, follow_links)
-    stamps = [stamp_file(f.doc_id, f.path, known) for f in listed]
+    stamps = [stamp_file(f.doc_id, f.path, known, f.info) for f in listed]
     stamps += [FileStamp(s.doc_id, -1, -1, "!" + s.reason) for s in skipped]
     stamps.append(stamp_file(CATALOG_NAME, folder / CATALOG_NAME, known))
     return sorted(stamps, key=lambda s: s.name)
@@ -284,9 +291,13 @@ def read_source(item: ListedFile) -> tuple[SourceText | Skipped, FileNote | None
     return source_from_bytes(item, data)
 
 
-def read_folder(folder: str | Path, follow_links: bool = False, stamped: bool = True) -> FolderText:
+def read_folder(
+    folder: str | Path, follow_links: bool = False, stamped: bool = True, known: dict[str, FileStamp] | None = None
+) -> FolderText:
     """Every readable document of `folder`, what was skipped or repaired, and (when `stamped`) the stamps.
 
+    With `known` (the stamps of an index), a file whose size and time match its
+    stamp is not read: it is listed in `unchanged`, for the caller to reuse.
     Raises CorpusError when the folder is missing or holds no readable document.
     """
     folder = Path(folder).expanduser()
@@ -297,9 +308,15 @@ def read_folder(folder: str | Path, follow_links: bool = False, stamped: bool = 
     texts: list[SourceText] = []
     notes: list[FileNote] = []
     stamps = [FileStamp(s.doc_id, -1, -1, "!" + s.reason) for s in skipped]
+    unchanged: set[str] = set()
     for item in listed:
         try:
             info = item.path.stat()
+            previous = (known or {}).get(item.doc_id)
+            if previous and previous.size == info.st_size and previous.mtime_ns == info.st_mtime_ns:
+                unchanged.add(item.doc_id)
+                stamps.append(previous)
+                continue
             data = item.path.read_bytes()
         except OSError as error:
             reason = os_reason(error)
@@ -320,7 +337,8 @@ def read_folder(folder: str | Path, follow_links: bool = False, stamped: bool = 
     else:
         stamps = []
     skipped.sort(key=lambda s: s.doc_id)
-    if not texts:
+    if not texts and not unchanged:
         reasons = "; ".join(f"{s.doc_id}: {s.reason}" for s in skipped[:5])
         raise CorpusError(f"目录 {display_name(str(folder))} 中没有可读取的文档({reasons})。")
-    return FolderText(texts, skipped, notes, sorted(stamps, key=lambda s: s.name))
+    order = tuple(item.doc_id for item in listed) if known is not None else ()
+    return FolderText(texts, skipped, notes, sorted(stamps, key=lambda s: s.name), frozenset(unchanged), order)

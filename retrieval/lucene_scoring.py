@@ -120,6 +120,8 @@ class LuceneIndex:
         weights: np.ndarray,
         idf: np.ndarray,
         size: int,
+        counts: np.ndarray,
+        lengths: np.ndarray,
     ) -> None:
         self.vocabulary = vocabulary
         self.indptr = indptr
@@ -127,6 +129,9 @@ class LuceneIndex:
         self.weights = weights  # float32 tf * normInverse, per posting
         self.idf_values = idf  # float32
         self.size = size
+        # What the weights are computed from (after long tokens are cut), for updates.
+        self.counts = counts
+        self.lengths = lengths
 
     @classmethod
     def from_postings(
@@ -148,7 +153,10 @@ class LuceneIndex:
         norm_inverse = cache[norm_bytes(lengths)]
         tf = postings.counts.astype(np.float32)
         weights = tf * norm_inverse[postings.indices]
-        return cls(vocabulary, postings.indptr, postings.indices, weights.astype(np.float32), idf, size)
+        return cls(
+            vocabulary, postings.indptr, postings.indices, weights.astype(np.float32), idf, size, postings.counts,
+            np.asarray(lengths, dtype=np.int64),
+        )
 
     def document_frequency(self, term: str) -> int:
         t = self.vocabulary.lookup(term)

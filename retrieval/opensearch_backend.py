@@ -127,6 +127,13 @@ class ClusterPassages:
     def passage_text(self, index: int) -> str:
         return self._source(index)["text"]
 
+    def passage_singles(self, index: int) -> None:
+        """Not stored in the cluster: highlighting segments the passage itself."""
+        return None
+
+    def is_simplified(self, index: int) -> bool:
+        return False  # not recorded in the cluster: convert
+
     def listing(self) -> list[tuple[DocumentRecord, int]]:
         """The first MAX_DOCUMENTS documents (asked once: the REPL and the bot list them often)."""
         if self._listing is None:

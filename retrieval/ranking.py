@@ -82,6 +82,14 @@ def postings_from_rows(term_ids: np.ndarray, counts: np.ndarray, row_ptr: np.nda
     return Postings(columns.indptr.astype(np.int64), columns.indices.astype(np.int32, copy=False), columns.data)
 
 
+def _terms_of(indptr: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """The term of each posting in lo..hi (postings are grouped by term, in order)."""
+    first = int(np.searchsorted(indptr, lo, side="right")) - 1
+    last = int(np.searchsorted(indptr, hi - 1, side="right")) - 1
+    bounds = np.clip(indptr[first : last + 2], lo, hi)
+    return np.repeat(np.arange(first, last + 1, dtype=np.int64), np.diff(bounds))
+
+
 class BM25Index:
     """BM25 scores from precomputed per-term weights, with a fixed tie order."""
 
@@ -93,6 +101,8 @@ class BM25Index:
         weights: np.ndarray,
         idf: np.ndarray,
         size: int,
+        counts: np.ndarray,
+        lengths: np.ndarray,
     ) -> None:
         self.vocabulary = vocabulary
         self.indptr = indptr
@@ -100,6 +110,10 @@ class BM25Index:
         self.weights = weights
         self.idf_values = idf
         self.size = size
+        # What the weights are computed from, kept so that an update can recompute
+        # them for new passages without analysing the old ones again.
+        self.counts = counts  # uint16, aligned with indices
+        self.lengths = lengths  # int64 per passage: its number of terms
 
     @classmethod
     def from_postings(
@@ -110,7 +124,10 @@ class BM25Index:
         # rank-bm25 takes avgdl as a Python sum over ints divided by the count.
         average = int(lengths.sum()) / size if size else 0.0
         frequencies = np.diff(postings.indptr)
-        idf = np.array([idf_of(df, size) for df in frequencies.tolist()], dtype=np.float64)
+        # math.log (rank-bm25's) once per distinct document frequency: a few thousand
+        # values however large the vocabulary, and the same bits as term by term.
+        distinct, inverse = np.unique(frequencies, return_inverse=True)
+        idf = np.array([idf_of(df, size) for df in distinct.tolist()], dtype=np.float64)[inverse.reshape(-1)]
         # The same float64 expression as rank-bm25, element for element, computed a
         # slice of postings at a time so that no temporary is as large as the index.
         # A collection with no terms at all (stopwords only) has nothing to weigh.
@@ -121,10 +138,10 @@ class BM25Index:
         weights = np.empty(nnz, dtype=np.float64)
         for lo in range(0, nnz, WEIGHT_CHUNK):
             hi = min(lo + WEIGHT_CHUNK, nnz)
-            terms = np.searchsorted(postings.indptr, np.arange(lo, hi), side="right") - 1
+            terms = _terms_of(postings.indptr, lo, hi)
             tf = postings.counts[lo:hi].astype(np.float64)
             weights[lo:hi] = idf[terms] * (tf * (k1 + 1) / (tf + passage_norm[postings.indices[lo:hi]]))
-        return cls(vocabulary, postings.indptr, postings.indices, weights, idf, size)
+        return cls(vocabulary, postings.indptr, postings.indices, weights, idf, size, postings.counts, lengths)
 
     @classmethod
     def build(cls, passage_terms: Sequence[list[str]], k1: float = K1, b: float = B) -> BM25Index:
@@ -186,7 +203,7 @@ class IndexBuilder:
     def __init__(self) -> None:
         self._ids: dict[str, int] = {}
         self._term_ids = array("i")
-        self._counts = array("i")
+        self._counts = array("H")  # a term's count in a passage, capped at 16 bits
         self._row_lengths = array("q")
         self._lengths = array("q")
 
@@ -199,6 +216,8 @@ class IndexBuilder:
         """Add the next passage, given as its distinct terms, their counts and its length."""
         ids = self._ids
         self._term_ids.extend([ids.setdefault(t, len(ids)) for t in unique_terms])
+        if counts and max(counts) > MAX_COUNT:
+            counts = [min(c, MAX_COUNT) for c in counts]
         self._counts.extend(counts)
         self._row_lengths.append(len(unique_terms))
         self._lengths.append(length)
@@ -217,11 +236,12 @@ class IndexBuilder:
         rank[np.asarray(order, dtype=np.int64)] = np.arange(len(terms), dtype=np.int32)
         del inserted, order
         self._ids = {}
-        term_ids = rank[np.frombuffer(self._term_ids, dtype=np.int32)] if len(self._term_ids) else np.zeros(0, np.int32)
-        self._term_ids = array("i")
-        # A term's count in a passage fits 16 bits (capped): half the memory of int32.
-        counts = np.minimum(np.frombuffer(self._counts, dtype=np.int32), MAX_COUNT).astype(np.uint16)
-        self._counts = array("i")
+        # In place, a slice at a time: a second array of every posting would be the build's peak.
+        term_ids = np.frombuffer(self._term_ids, dtype=np.int32) if len(self._term_ids) else np.zeros(0, np.int32)
+        for lo in range(0, len(term_ids), WEIGHT_CHUNK):
+            term_ids[lo : lo + WEIGHT_CHUNK] = rank[term_ids[lo : lo + WEIGHT_CHUNK]]
+        counts = np.frombuffer(self._counts, dtype=np.uint16) if len(self._counts) else np.zeros(0, np.uint16)
+        self._term_ids, self._counts = array("i"), array("H")  # the views above hold the buffers until freed
         row_ptr = np.zeros(len(self._row_lengths) + 1, dtype=np.int64)
         np.cumsum(np.frombuffer(self._row_lengths, dtype=np.int64), out=row_ptr[1:])
         postings = postings_from_rows(term_ids, counts, row_ptr, len(terms))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import logging
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,20 +18,32 @@ from retrieval.answer_features import profile_question
 from retrieval.answer_model import AnswerModel, shipped_model
 from retrieval.answering import abstention, answer, is_known, make_hits
 from retrieval.cache import APP_NAME, user_cache_root
-from retrieval.collection import Collection
+from retrieval.collection import Collection, PassageSource
 from retrieval.conversation import Conversation
-from retrieval.errors import CorpusError, ParameterError, QuestionError
+from retrieval.errors import CorpusError, IndexFileError, ParameterError, QuestionError
 from retrieval.filtering import Filter, passage_mask
+from retrieval.general_idf import GeneralIdf
 from retrieval.loading import FileNote, Skipped, SourceText
-from retrieval.ranking import Ranking
+from retrieval.ranking import Ranking, Scorer
 from retrieval.results import DEFAULT_K, Answer, Citation, Hit, IndexStatus, Reason, Rebuild
 from retrieval.seeds import seeds_folder
-from retrieval.store import OpenedIndex, build_from_sources, default_index_dir, open_folder
+from retrieval.store import (
+    Changes,
+    OpenedIndex,
+    build_from_sources,
+    default_index_dir,
+    folder_changed,
+    open_folder,
+    save_opened,
+    update_from,
+)
 from retrieval.text import NOISE, replace_surrogates
 
 MAX_K = 1000
 MAX_QUESTION = 500
 MASK_CACHE = 32
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,21 +68,55 @@ class Context:
     paragraphs: tuple[tuple[int, str], ...]  # (paragraph number, text), in order
 
 
+@dataclass(frozen=True)
+class _State:
+    """Everything a question is answered from: replaced whole by a reload, never changed in place.
+
+    Filters' passage masks belong to the state: a reload brings new passages, and new masks.
+    """
+
+    opened: OpenedIndex
+    masks: dict[Filter, np.ndarray | None] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def of(cls, opened: OpenedIndex) -> _State:
+        return cls(opened)
+
+    def mask(self, filters: Filter | None) -> np.ndarray | None:
+        """The passages `filters` lets through (None: all), made once per filter."""
+        if filters is None:
+            return None
+        if not isinstance(filters, Filter):
+            raise ParameterError(f"filters 应为 Filter,收到的是 {type(filters).__name__}。")
+        if not isinstance(self.opened.collection, Collection):
+            raise ParameterError("OpenSearch 后端暂不支持筛选(source/since/until/doc):请在本地索引上使用筛选。")
+        # A REPL or a bot asks many questions under one filter: its mask is made once.
+        if filters not in self.masks:
+            if len(self.masks) >= MASK_CACHE:
+                self.masks.clear()
+            self.masks[filters] = passage_mask(self.opened.collection, filters)
+        return self.masks[filters]
+
+
 class Retriever:
     """Answers questions from a collection of documents.
 
     `Retriever()` uses the bundled seed articles, their index saved in and
     reused from the user's cache folder (platformdirs: ~/.cache/zhdocqa on
     Linux) unless `index_dir` says where; `from_directory` and `from_texts` use
-    others. With `index_dir`, the built index is saved there
-    and reused while the folder's documents are unchanged; a folder that holds
-    anything but this program's index is refused (IndexLocationError), never
+    others. With `index_dir`, the built index is saved there and reused while
+    the folder's documents are unchanged (and updated, reading only the changed
+    files, when they change); a folder that holds anything but this program's
+    index is refused (IndexLocationError), never
     overwritten. Links out of the folder are followed only with `follow_links`;
     `rebuild` builds anew even when the saved index is fresh (replacing it only
     once the new one is complete). `ranking` picks the scorer: "exact"
     (rank-bm25's BM25, the default) or "lucene" (the scores Lucene and
     OpenSearch give); a saved index is never reused across modes.
     `from_opensearch` answers from a collection pushed to an OpenSearch cluster.
+
+    The retriever holds one immutable state; `reload()` builds the next one
+    while questions are answered from the current one, then swaps it in.
 
     `_opened` is the hook every other source comes in by: a collection and a
     scorer already opened (store.OpenedIndex), e.g. a cluster's search and the
@@ -89,15 +138,20 @@ class Retriever:
         _opened: OpenedIndex | None = None,
     ) -> None:
         self._analyzer = analyzer or default_analyzer()
+        if _opened is None and folder is None and index_dir is None:
+            # The seeds' index is cached like any folder's: built once, not on every Retriever().
+            index_dir = default_index_dir(user_cache_root(APP_NAME), seeds_folder())
+        self._index_dir = Path(index_dir) if index_dir is not None else None
+        self._workers = workers
+        self._follow_links = follow_links
+        self._lock = threading.RLock()
         if _opened is None:
             mode = _checked_ranking(ranking)
             path = Path(folder).expanduser() if folder is not None else seeds_folder()
-            if folder is None and index_dir is None:
-                index_dir = default_index_dir(user_cache_root(APP_NAME), path)
             _opened = open_folder(
                 path,
                 self._analyzer,
-                Path(index_dir) if index_dir is not None else None,
+                self._index_dir,
                 workers=workers,
                 progress=progress,
                 follow_links=follow_links,
@@ -108,14 +162,103 @@ class Retriever:
             self.folder: Path | None = path
         else:
             self.folder = None
-        self._collection = _opened.collection
-        self._index = _opened.index
-        self._general = _opened.general
-        self.index_status: IndexStatus = _opened.status
-        self.ranking_mode: Ranking = _opened.ranking
-        self.skipped: tuple[Skipped, ...] = tuple(_opened.skipped)
-        self.notes: tuple[FileNote, ...] = tuple(_opened.notes)
-        self._masks: dict[Filter, np.ndarray | None] = {}
+        self._state = _State.of(_opened)
+
+    # -- the state, trusted, and its replacement ------------------------------------
+
+    def _current(self) -> _State:
+        """The state to answer from, once its checksums are verified (a damaged index is rebuilt first)."""
+        state = self._state
+        if state.opened.verification is None:
+            return state
+        with self._lock:
+            state = self._state
+            verification = state.opened.verification
+            if verification is None:
+                return state
+            try:
+                verification.wait()
+                opened = dataclasses.replace(state.opened, verification=None)
+            except IndexFileError as error:
+                if self.folder is None:
+                    raise
+                log.warning("%s 正在重建索引。", error)
+                opened = open_folder(
+                    self.folder, self._analyzer, self._index_dir, workers=self._workers,
+                    follow_links=self._follow_links, force=True, ranking=state.opened.ranking,
+                )
+                opened.status = IndexStatus.REBUILT_DAMAGED
+            self._state = _State.of(opened)
+            return self._state
+
+    def warm_up(self) -> None:
+        """For a long-running program: load the full segmentation dictionary in a background thread.
+
+        Until it is loaded, questions are cut through the saved lexicon (same words,
+        a tenth of a millisecond slower); a one-shot `ask` never needs it.
+        """
+        self._analyzer.load_in_background()
+
+    def changed(self) -> bool:
+        """True when the folder's files differ from the ones the index was built from (cheap: sizes and times)."""
+        if self.folder is None:
+            return False
+        return folder_changed(self._state.opened, self.folder, self._follow_links)
+
+    def reload(self) -> Changes:
+        """Bring the index up to date with the folder; what changed (empty when nothing did).
+
+        New and changed files are read and analysed, the others reused; the
+        result equals a full build. Questions asked meanwhile (from other
+        threads) are answered from the current state, which is then replaced in
+        one step. The updated index is saved when there is an `index_dir`.
+        """
+        if self.folder is None:
+            return Changes()
+        with self._lock:
+            state = self._current()
+            if not self.changed():
+                return Changes()
+            updated = update_from(
+                state.opened, self.folder, self._analyzer, follow_links=self._follow_links, workers=self._workers
+            )
+            if self._index_dir is not None:
+                save_opened(self._index_dir, updated, self._analyzer)
+            self._state = _State.of(updated)
+            return updated.changes
+
+    @property
+    def index_status(self) -> IndexStatus:
+        return self._state.opened.status
+
+    @property
+    def changes(self) -> Changes:
+        """What the last update found changed in the folder (empty for a build or a load)."""
+        return self._state.opened.changes
+
+    @property
+    def skipped(self) -> tuple[Skipped, ...]:
+        return tuple(self._state.opened.skipped)
+
+    @property
+    def notes(self) -> tuple[FileNote, ...]:
+        return tuple(self._state.opened.notes)
+
+    @property
+    def ranking_mode(self) -> Ranking:
+        return self._state.opened.ranking
+
+    @property
+    def _collection(self) -> PassageSource:
+        return self._current().opened.collection
+
+    @property
+    def _index(self) -> Scorer:
+        return self._current().opened.index
+
+    @property
+    def _general(self) -> GeneralIdf:
+        return self._current().opened.general
 
     @classmethod
     def from_directory(cls, folder: str | Path, **options: Any) -> Retriever:
@@ -178,7 +321,7 @@ class Retriever:
     @property
     def documents(self) -> tuple[DocumentInfo, ...]:
         """The documents that have passages, numbered from 1."""
-        listed = self._collection.listing()
+        listed = self._state.opened.collection.listing()
         return tuple(
             DocumentInfo(n, r.doc_id, r.title, r.source, r.date, r.url, count)
             for n, (r, count) in enumerate(listed, start=1)
@@ -186,18 +329,23 @@ class Retriever:
 
     def __len__(self) -> int:
         """The number of passages."""
-        return len(self._collection)
+        return len(self._state.opened.collection)
 
     def passage_text(self, index: int) -> str:
-        return self._collection.passage_text(index)
+        return self._current().opened.collection.passage_text(index)
 
     def context(self, hit: Hit, around: int = 1) -> Context:
         """The whole paragraph of `hit` and up to `around` paragraphs on each side."""
+        collection = self._current().opened.collection
         paragraphs: dict[int, list[str]] = {}
         focus = hit.citation.paragraph
-        for index in self._collection.nearby(hit.citation.doc_id, focus, around):
-            number = self._collection.passage(index).paragraph
-            paragraphs.setdefault(number, []).append(NOISE.sub("", self._collection.passage_text(index)))
+        try:
+            nearby = collection.nearby(hit.citation.doc_id, focus, around)
+        except KeyError:
+            nearby = []  # the document left the folder after this answer was given
+        for index in nearby:
+            number = collection.passage(index).paragraph
+            paragraphs.setdefault(number, []).append(NOISE.sub("", collection.passage_text(index)))
         return Context(hit.citation, focus, tuple((n, "".join(parts)) for n, parts in sorted(paragraphs.items())))
 
     def lines(self, hit: Hit, around: int = 0) -> tuple[tuple[int, str], ...]:
@@ -223,18 +371,20 @@ class Retriever:
     ) -> list[tuple[str, int, float]]:
         """The bare ranking: (doc_id, paragraph, score) of the `k` best passages, best first."""
         analysed = self._question(question)
-        ranked = self._index.top(list(analysed.terms), _checked_k(k), self._mask(filters))
-        passages = [self._collection.passage(i) for i, _ in ranked]
+        state = self._current()
+        ranked = state.opened.index.top(list(analysed.terms), _checked_k(k), state.mask(filters))
+        passages = [state.opened.collection.passage(i) for i, _ in ranked]
         return [
-            (self._collection.record(p.doc_index).doc_id, p.paragraph, score)
+            (state.opened.collection.record(p.doc_index).doc_id, p.paragraph, score)
             for p, (_, score) in zip(passages, ranked)
         ]
 
     def search(self, question: str, k: int = DEFAULT_K, filters: Filter | None = None) -> list[Hit]:
         """The `k` best passages for `question` (among those `filters` allows), best first; never abstains."""
         analysed = self._question(question)
-        ranked = self._index.top(list(analysed.terms), _checked_k(k), self._mask(filters))
-        return make_hits(self._collection, ranked, analysed, self._analyzer)
+        state = self._current()
+        ranked = state.opened.index.top(list(analysed.terms), _checked_k(k), state.mask(filters))
+        return make_hits(state.opened.collection, ranked, analysed, self._analyzer)
 
     def ask(
         self, question: str, k: int = DEFAULT_K, filters: Filter | None = None, model: AnswerModel | None = None
@@ -250,29 +400,26 @@ class Retriever:
         k = _checked_k(k)
         if not analysed.words:
             return abstention(analysed, Reason.EMPTY)
-        mask = self._mask(filters)
+        state = self._current()
+        opened = state.opened
+        index, collection = opened.index, opened.collection
+        mask = state.mask(filters)
         if mask is not None and not mask.any():
             return abstention(analysed, Reason.FILTERED_OUT)
         model = model or shipped_model()
-        ranked = self._index.top(list(analysed.terms), max(k, model.candidates), mask)
+        ranked = index.top(list(analysed.terms), max(k, model.candidates), mask)
         if not ranked:
             return abstention(analysed, Reason.NO_MATCH, analysed.words)
-        profile = profile_question(analysed, self._analyzer, self._known, self._general.weight)
-        return answer(analysed, profile, self._collection, ranked, k, self._analyzer, model)
 
-    def _mask(self, filters: Filter | None) -> np.ndarray | None:
-        if filters is None:
-            return None
-        if not isinstance(filters, Filter):
-            raise ParameterError(f"filters 应为 Filter,收到的是 {type(filters).__name__}。")
-        if not isinstance(self._collection, Collection):
-            raise ParameterError("OpenSearch 后端暂不支持筛选(source/since/until/doc):请在本地索引上使用筛选。")
-        # A REPL or a bot asks many questions under one filter: its mask is made once.
-        if filters not in self._masks:
-            if len(self._masks) >= MASK_CACHE:
-                self._masks.clear()
-            self._masks[filters] = passage_mask(self._collection, filters)
-        return self._masks[filters]
+        def known(word: str) -> bool:
+            return is_known(word, index.document_frequency)
+
+        profile = profile_question(analysed, self._analyzer, known, opened.general.weight)
+        return answer(analysed, profile, collection, ranked, k, self._analyzer, model)
+
+    def _known(self, word: str) -> bool:
+        """True when some passage holds `word` (the training command reads the collection through this)."""
+        return is_known(word, self._index.document_frequency)
 
     def _question(self, question: str) -> Question:
         if not isinstance(question, str):
@@ -281,9 +428,6 @@ class Retriever:
         if len(stripped) > MAX_QUESTION:
             raise QuestionError(f"问题太长({len(stripped)} 字),请精简到 {MAX_QUESTION} 字以内。")
         return self._analyzer.question(stripped)
-
-    def _known(self, word: str) -> bool:
-        return is_known(word, self._index.document_frequency)
 
 
 def _checked_ranking(value: str) -> Ranking:

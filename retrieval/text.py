@@ -90,36 +90,102 @@ def _to_simplified(text: str) -> str:
 
 def noise_spans(text: str) -> list[Span]:
     """Spans of conversion noise in `text`."""
+    if "(" not in text and "（" not in text:
+        return []
     return [m.span() for m in NOISE.finditer(text)]
 
 
 def normalize(text: str) -> str:
     """The normalized form of `text`, used to index and to query."""
+    return normalize_converted(text)[0]
+
+
+def normalize_converted(text: str) -> tuple[str, bool]:
+    """`normalize(text)`, and whether the traditional-to-simplified step changed anything."""
     text = NOISE.sub("", replace_surrogates(text))
     text = unicodedata.normalize("NFKC", text).casefold()
-    return _to_simplified(text)
+    simplified = _to_simplified(text)
+    return simplified, simplified != text
 
 
-def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
-    """`normalize(text)` and, for each of its characters, its index in `text`."""
+class _FoldTable(dict):
+    """Code point -> its NFKC, case-folded form, filled on first use."""
+
+    def __missing__(self, code: int) -> str:
+        folded = unicodedata.normalize("NFKC", chr(code)).casefold()
+        self[code] = folded
+        return folded
+
+
+_FOLD = _FoldTable()
+# Characters that folding leaves as they are, covering nearly all of Chinese
+# text (ASCII but capitals, CJK punctuation and ideographs, quotes and dashes):
+# one regex scan skips them, and only the others are looked up.
+FOLD_STABLE = (
+    "\t\n\r\x20-\x40\x5b-\x7e\u2010\u2012-\u2016\u2018-\u2023\u2027\u2030-\u2032"
+    "\u3001-\u3035\u3400-\u4dbf\u4e00-\u9fff"
+)
+_MAY_CHANGE = re.compile(f"[^{FOLD_STABLE}]")
+
+
+_HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3\ua960-\ua97f\ud7b0-\ud7ff]")
+
+
+def folds_alike(normalized: str) -> bool:
+    """True when `normalize` of the whole text gives what folding it character by character gave.
+
+    They differ only where a character composes with its neighbour (a combining
+    mark, Hangul jamo); `normalized` is the character-by-character result.
+    """
+    for match in _MAY_CHANGE.finditer(normalized):
+        char = match.group()
+        if unicodedata.category(char).startswith("M") or _HANGUL.match(char):
+            return False
+    return True
+
+
+def _fold_one(match: re.Match[str]) -> str:
+    return _FOLD[ord(match.group())]
+
+
+def normalize_with_offsets(text: str, simplified: bool = False) -> tuple[str, list[int]]:
+    """`normalize(text)` and, for each of its characters, its index in `text`.
+
+    Characters are folded one by one (so that each keeps its offset): one regex
+    scan finds the few that folding may change (full-width punctuation, capitals),
+    and only those are looked up, in a table filled on first use. `simplified`:
+    the text is known to need no traditional-to-simplified conversion (the index
+    recorded it), so OpenCC is not run.
+    """
     text = replace_surrogates(text)
-    pieces: list[str] = []
-    offsets: list[int] = []
-    hidden: set[int] = set()
-    for start, end in noise_spans(text):
-        hidden.update(range(start, end))
-    for i, char in enumerate(text):
-        if i in hidden:
-            continue
-        folded = unicodedata.normalize("NFKC", char).casefold()
-        pieces.append(folded)
-        offsets.extend([i] * len(folded))
-    folded_text = "".join(pieces)
-    simplified = _to_simplified(folded_text)
-    if len(simplified) != len(folded_text):
+    noise = noise_spans(text)
+    if noise:
+        kept_positions: list[int] = []
+        pieces = []
+        previous = 0
+        for start, end in noise:
+            kept_positions.extend(range(previous, start))
+            pieces.append(text[previous:start])
+            previous = end
+        kept_positions.extend(range(previous, len(text)))
+        pieces.append(text[previous:])
+        kept = "".join(pieces)
+    else:
+        kept, kept_positions = text, list(range(len(text)))
+    folded_text = _MAY_CHANGE.sub(_fold_one, kept)
+    if len(folded_text) == len(kept):
+        offsets = kept_positions
+    else:
+        offsets = []
+        for position, char in zip(kept_positions, kept):
+            offsets.extend([position] * len(_FOLD[ord(char)]))
+    if simplified and folds_alike(folded_text):
+        return folded_text, offsets  # the caller knows the conversion changes nothing here
+    converted = _to_simplified(folded_text)
+    if len(converted) != len(folded_text):
         # A phrase rule changed the length: convert char by char to stay aligned.
-        simplified = "".join(_to_simplified(c) if len(_to_simplified(c)) == 1 else c for c in folded_text)
-    return simplified, offsets
+        converted = "".join(_to_simplified(c) if len(_to_simplified(c)) == 1 else c for c in folded_text)
+    return converted, offsets
 
 
 # -- sentences and lines ------------------------------------------------------------

@@ -57,16 +57,35 @@ class Vocabulary:
         encoded = [t.encode("utf-8") for t in terms]
         wanted = np.array([e[:KEY_BYTES] for e in encoded], dtype=f"S{KEY_BYTES}")
         positions = np.searchsorted(self.keys, wanted)
-        ids = np.full(len(terms), -1, dtype=np.int64)
         size = len(self)
-        for i, (full, position) in enumerate(zip(encoded, positions.tolist())):
-            key = full[:KEY_BYTES]
-            while position < size and self.keys[position] == key:
-                if len(full) <= KEY_BYTES or self._term_bytes(position) == full:
+        # A term of at most KEY_BYTES bytes is its key: equal keys, the same term.
+        found = self.keys[np.minimum(positions, size - 1)] == wanted
+        ids = np.where(found & (positions < size), positions, -1).astype(np.int64)
+        for i, full in enumerate(encoded):
+            if len(full) <= KEY_BYTES:
+                continue
+            ids[i] = -1
+            position = int(positions[i])
+            while position < size and self.keys[position] == wanted[i]:
+                if self._term_bytes(position) == full:
                     ids[i] = position
                     break
                 position += 1
         return ids
+
+    def insertion_points(self, terms: Sequence[str]) -> np.ndarray:
+        """For each term, how many terms of the vocabulary sort before it."""
+        if not terms:
+            return np.zeros(0, dtype=np.int64)
+        encoded = [t.encode("utf-8") for t in terms]
+        wanted = np.array([e[:KEY_BYTES] for e in encoded], dtype=f"S{KEY_BYTES}")
+        low = np.searchsorted(self.keys, wanted, side="left")
+        high = np.searchsorted(self.keys, wanted, side="right")
+        points = low.astype(np.int64)
+        for i, (full, lo, hi) in enumerate(zip(encoded, low.tolist(), high.tolist())):
+            # Terms sharing the first KEY_BYTES bytes: compare them whole.
+            points[i] = lo + sum(1 for position in range(lo, hi) if self._term_bytes(position) < full)
+        return points
 
 
 def sort_terms(terms: Iterable[str]) -> list[str]:

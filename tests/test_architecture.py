@@ -22,6 +22,7 @@ RETRIEVAL_ORDER = [
     "metadata",
     "documents",
     "chunking",
+    "lexicon",
     "analysis",
     "vocabulary",
     "ranking",

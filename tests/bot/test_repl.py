@@ -189,3 +189,36 @@ def test_escape_sequences_typed_key_by_key_do_not_end_the_session(repl):
     out = _ask(repl, "腾讯模仿泡泡堂做了哪个游戏?")
     assert "模仿泡泡堂推出QQ堂" in out
     assert repl.isalive()
+
+
+def test_repl_notices_a_document_added_while_it_runs(bot_env, tmp_path):
+    import shutil
+    import time
+
+    from retrieval.seeds import seeds_folder
+
+    folder = tmp_path / "docs"
+    shutil.copytree(seeds_folder(), folder)
+    child = pexpect.spawn(
+        sys.executable, ["-m", "bot", "--corpus", str(folder), "--reload-interval", "0.2"],
+        env={**bot_env, "PROMPT_TOOLKIT_NO_CPR": "1"}, encoding="utf-8", timeout=60, dimensions=(40, 100),
+        cwd=str(Path(__file__).resolve().parents[2]),
+    )
+    try:
+        child.expect("已载入 5 篇文档")
+        child.expect_exact(PROMPT)
+        (folder / "005_new.txt").write_text(
+            "星河量子在杭州成立\n\n星河量子公司于2021年在杭州成立,创始人是李明远,主要研发超导量子芯片。\n", "utf-8"
+        )
+        time.sleep(3)
+        out = _ask(child, "星河量子公司的创始人是谁?")
+        assert "文档已更新: 新增 005_new.txt" in out
+        assert "李明远" in out and "《星河量子在杭州成立》" in out
+        (folder / "005_new.txt").unlink()
+        time.sleep(0.5)
+        out = _ask(child, ":reload")  # the poll may have been first: then it says so before the command's reply
+        assert "删除 005_new.txt" in out
+        assert "文档目录没有变化" in _ask(child, ":reload")
+        assert "星河量子" not in _ask(child, ":sources")
+    finally:
+        child.close(force=True)

@@ -18,6 +18,7 @@ ORDER = (
     "bot.telegram_handlers",
     "bot.telegram_bot",
     "bot.opening",  # the shared "open the collection" helper (not Telegram), used by the CLI
+    "bot.reloading",  # live reload, shared with the REPL (not Telegram)
     "bot.telegram_cli",
 )
 

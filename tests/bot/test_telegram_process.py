@@ -105,7 +105,12 @@ async def test_metrics_port_serves_health_and_counts_and_each_question_is_one_lo
                 return response.read().decode()
 
         health = await asyncio.to_thread(get, "/healthz")
-        metrics = await asyncio.to_thread(get, "/metrics")
+        # The answer reaches the server a moment before the bot counts it: poll, within a bound.
+        for _ in range(100):
+            metrics = await asyncio.to_thread(get, "/metrics")
+            if "\nzhdocqa_questions_total 1\n" in metrics:
+                break
+            await asyncio.sleep(0.1)
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=60)
     finally:

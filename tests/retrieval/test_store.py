@@ -55,7 +55,7 @@ def test_saved_index_is_reused_with_the_same_answers(corpus, tmp_path, seeds):
     assert loaded.index_status == "loaded"
     assert _ranking(loaded) == _ranking(built) == _ranking(seeds)
     assert loaded.documents == built.documents
-    assert isinstance(loaded._index.weights, np.memmap)  # memory-mapped, not read in
+    assert isinstance(loaded._index.weights.base, np.memmap)  # memory-mapped, not read in
 
 
 def test_changed_added_or_removed_document_rebuilds(corpus, tmp_path):
