@@ -37,6 +37,8 @@ _EVENT_POINTERS = ("这件事情", "这件事", "此事")
 # Part-of-speech tags of names: people, places, organisations, other proper nouns, Latin words.
 _NAME_TAGS = ("nr", "nrt", "nrfg", "ns", "nt", "nz", "eng")
 MAX_ELLIPSIS_WORDS = 3
+# Words that ask ("几年", "几种", "多少钱"): what is asked for is not in the documents by name.
+_ASKING = re.compile(r"^几|多少|哪|什么|怎么|谁|何")
 
 
 class FollowUp(StrEnum):
@@ -101,7 +103,15 @@ class Conversation:
         """Answer `question` in the light of the turns before it; `Answer.searched` says what was asked."""
         previous = self.turns[-1] if self.turns else None
         kind, readings, required = self.resolve(question, previous)
-        answer = replace(self._choose(readings, required, k), question=question.strip())
+        # What the follow-up adds must be in the documents: inherited words can cover the
+        # question's weight while the one new word ("女性") occurs nowhere.
+        own = tuple(
+            w for w in self._analyzer.question(question).words
+            if kind != FollowUp.STANDALONE and not _ASKING.search(w)
+            # A word jieba coined from a run it does not know ("比微") is an artifact, not news.
+            and (self._analyzer.in_dictionary(w) or w.isascii())
+        )
+        answer = replace(self._choose(readings, required, k, own), question=question.strip())
         self.turns.append(Turn(question, answer.searched or answer.question, kind, answer))
         return answer
 
@@ -142,8 +152,9 @@ class Conversation:
                 return FollowUp.ELLIPSIS, readings, None
         return FollowUp.STANDALONE, [text], None
 
-    def _choose(self, readings: list[str], required: str | None, k: int) -> Answer:
-        """The first reading the documents answer (holding `required`); else the surest unsure one; else an honest no.
+    def _choose(self, readings: list[str], required: str | None, k: int, own: tuple[str, ...] = ()) -> Answer:
+        """The first reading the documents answer (holding `required`, knowing `own` words); else the surest
+        unsure one; else an honest no.
 
         Readings come in order of preference. An unsure reading before the
         answered one, whose best passage is the one the answered reading's
@@ -155,15 +166,20 @@ class Conversation:
         first: Answer | None = None
         surest: Answer | None = None
         preferred: Answer | None = None  # the first unsure reading
+        unknown_own = False
         for reading in readings:
             answer = replace(self._ask(reading, k), searched=reading)
             if first is None:
                 first = answer
-            if answer.outcome == Outcome.UNSURE and (required is None or _shows(answer, required)):
+            knows_own = not set(answer.missing_words) & set(own)
+            if answer.outcome == Outcome.UNSURE and knows_own and (required is None or _shows(answer, required)):
                 preferred = preferred or answer
                 if surest is None or answer.confidence > surest.confidence:
                     surest = answer
             if answer.abstained:
+                continue
+            if not knows_own:
+                unknown_own = True
                 continue
             if required is None or _mentions(answer, required):
                 if preferred is not None and _same_passage(preferred, answer):
@@ -172,6 +188,11 @@ class Conversation:
         if surest is not None:
             return surest
         assert first is not None
+        if not first.abstained and unknown_own:
+            return replace(
+                first, abstained=True, best_sentence=None, best_sentence_hit=None, reason=Reason.UNKNOWN_WORDS,
+                outcome=Outcome.NO_ANSWER,
+            )
         if not first.abstained and required is not None:
             # Answered, but about something else: the documents do not say this of the new entity.
             return replace(

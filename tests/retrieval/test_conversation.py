@@ -67,6 +67,12 @@ def test_the_two_turn_set_meets_its_targets(seeds):
     assert sum(r.in_conversation for r in answerable) / len(answerable) >= 0.9
     assert sum(r.alone for r in answerable) < sum(r.in_conversation for r in answerable)
     assert all(r.switch_unaffected for r in results if r.switch_unaffected is not None)
+    assert all(r.in_conversation for r in results if not r.case["must_contain"])  # no answer given
+
+
+def test_a_follow_up_whose_own_word_is_nowhere_gets_no_answer(seeds):
+    _, answer = _second(seeds, "微博月活跃用户有多少?", "其中多少是女性?")
+    assert answer.abstained and "女性" in answer.missing_words
 
 
 def test_when_no_reading_is_answered_the_surest_shows_its_passages_as_related(seeds):
