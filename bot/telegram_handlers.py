@@ -32,6 +32,7 @@ from bot.telegram_metrics import Metrics, MetricsServer, Outcome
 from bot.telegram_settings import BotSettings
 from bot.telegram_transport import UncertainDelivery, error_kind
 from retrieval import Answer, QuestionError, Retriever
+from retrieval import Outcome as AnswerOutcome
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,12 @@ COMMANDS = (
     ("help", "使用说明和示例问题"),
     ("start", "开始使用"),
 )
+# How a question ended, by what the answer said.
+_OUTCOMES = {
+    AnswerOutcome.ANSWERED: Outcome.ANSWERED,
+    AnswerOutcome.UNSURE: Outcome.UNSURE,
+    AnswerOutcome.NO_ANSWER: Outcome.NO_ANSWER,
+}
 NEW_MESSAGE = filters.UpdateType.MESSAGE
 GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
 
@@ -231,13 +238,14 @@ class TelegramBot:
             await self._send_or_update(update, str(error))
             return Outcome.INVALID
         markup = None
-        if not answer.abstained:
+        if answer.outcome != AnswerOutcome.NO_ANSWER and answer.hits:
+            # Unsure answers show their passages too: 全文/更多 work on them as on an answer.
             key = self.memory.remember(ShownAnswer(answer.question, list(answer.hits)))
             markup = _answer_buttons(key, 1, len(answer.hits), more)
         updated = await self._send_or_update(update, render.html_answer(answer), html=True, reply_markup=markup)
         if updated:
             return Outcome.UPDATED
-        return Outcome.NO_ANSWER if answer.abstained else Outcome.ANSWERED
+        return _OUTCOMES[answer.outcome or AnswerOutcome.NO_ANSWER]
 
     async def _typing(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
         """The typing indicator: best effort, sent once, never holding up the answer."""
@@ -325,18 +333,23 @@ class TelegramBot:
     async def _more(self, message: MaybeInaccessibleMessage, key: str, shown: ShownAnswer) -> None:
         k = self.settings.k
         hits = await asyncio.to_thread(self.retriever.search, shown.question, len(shown.hits) + k + 1)
-        new = hits[len(shown.hits) : len(shown.hits) + k]
+        # `ask` reorders its candidates, `search` keeps BM25's order: skip what was shown, wherever it ranks.
+        seen = {(hit.citation.doc_id, hit.start) for hit in shown.hits}
+        unseen = [hit for hit in hits if (hit.citation.doc_id, hit.start) not in seen]
+        new = unseen[:k]
         if not new:
             await _reply(message, render.NO_MORE)
             return
         first = len(shown.hits) + 1
         shown.hits.extend(new)
-        answer = Answer(shown.question, tuple(new), False, None, None)
+        answer = Answer(
+            question=shown.question, hits=tuple(new), abstained=False, best_sentence=None, best_sentence_hit=None
+        )
         await _reply(
             message,
             render.html_answer(answer, hits=new, first_number=first),
             html=True,
-            reply_markup=_answer_buttons(key, first, len(new), len(hits) > len(shown.hits)),
+            reply_markup=_answer_buttons(key, first, len(new), len(unseen) > k),
         )
 
     # -- failures -----------------------------------------------------------------------
