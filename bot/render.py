@@ -22,7 +22,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from retrieval import Answer, Citation, Context, DocumentInfo, Hit
+from retrieval import Answer, Citation, Context, DocumentInfo, Hit, Outcome
 from retrieval.text import terminal_safe
 
 HIGHLIGHT_STYLE = "bold yellow"
@@ -38,6 +38,8 @@ REASONS = {
     "low-coverage": "这些文档没有回答这个问题。",
     "filtered-out": "没有符合筛选条件的文档。",
 }
+# Unsure: the passages are related, but the bot does not claim that they answer.
+UNSURE_TEXT = "这些文档可能没有直接回答这个问题,下面是相关的段落,请自行判断。"
 
 
 MAX_BEST_SENTENCE = 300
@@ -255,9 +257,12 @@ def rich_answer(
 ) -> Group:
     """The answer for a terminal; `hits` (default: all) lets `:more` show the next ones."""
     parts: list = []
-    if answer.abstained:
+    if answer.outcome == Outcome.NO_ANSWER:
         parts.append(Wrapped(safe_text("没有答案: " + no_answer_text(answer, sources_hint), style="bold red")))
         return Group(*parts)
+    if answer.outcome == Outcome.UNSURE and hits is None:
+        parts.append(Wrapped(Text("不确定: " + UNSURE_TEXT, style="bold yellow")))
+        parts.append(Text(""))
     if answer.best_sentence and hits is None:
         # A two-column grid: the sentence wraps under itself, not under "答:".
         grid = Table.grid(padding=(0, 1))
@@ -309,6 +314,8 @@ def answer_json(answer: Answer) -> dict:
         "reason": answer.reason,
         "missing_words": list(answer.missing_words),
         "best_sentence": answer.best_sentence,
+        "outcome": str(answer.outcome),
+        "confidence": round(answer.confidence, 4),
         "hits": [
             {
                 "rank": hit.rank,
@@ -410,10 +417,12 @@ def html_answer(
     cuts fall between pieces of text, never inside a tag or an entity.
     """
     understood = html_understood(answer) if hits is None else ""
-    if answer.abstained:
+    if answer.outcome == Outcome.NO_ANSWER:
         return understood + "没有找到答案:" + html.escape(no_answer_text(answer, "/sources"))
     shown = list(hits if hits is not None else answer.hits)
     head = understood
+    if answer.outcome == Outcome.UNSURE and hits is None:
+        head += f"<i>{html.escape(UNSURE_TEXT)}</i>\n\n"
     if answer.best_sentence and hits is None:
         head += f"<b>答:</b> {html.escape(best_sentence_text(answer))}\n\n"
     budget: int | None = None

@@ -27,6 +27,7 @@ from retrieval import (
     Conversation,
     Filter,
     Hit,
+    Outcome,
     ParameterError,
     QuestionError,
     RetrievalError,
@@ -151,7 +152,7 @@ class Session:
         if answer.searched and answer.searched != answer.question:
             self.say(f"理解为: {answer.searched}", style="dim")
         self.question, self.answer = answer.searched or question, answer
-        self.numbered = list(answer.hits) if not answer.abstained else []
+        self.numbered = list(answer.hits) if answer.outcome != Outcome.NO_ANSWER else []
         if answer.abstained:
             self.unanswered += 1
         self.console.print(render.rich_answer(answer))
@@ -218,12 +219,14 @@ class Session:
         if self.question is None or self.answer is None:
             self.say("还没有可以继续的问题:先提一个问题。")
             return
-        if self.answer.abstained or not self.numbered:
+        if self.answer.outcome == Outcome.NO_ANSWER or not self.numbered:
             self.say("上一个问题在这些文档中没有答案,没有后续段落。可以换个说法再问,或用 :sources 查看有哪些文档。")
             return
         shown = len(self.numbered)
         hits = self.retriever.search(self.question, k=shown + self.k, filters=self.filters)
-        new = hits[shown:]
+        # `ask` reorders its candidates, `search` keeps BM25's order: skip what was shown, wherever it ranks.
+        seen = {(hit.citation.doc_id, hit.start) for hit in self.numbered}
+        new = [hit for hit in hits if (hit.citation.doc_id, hit.start) not in seen][: self.k]
         if not new:
             self.say("没有更多相关段落了。")
             return

@@ -71,22 +71,26 @@ class ChatSettings:
 class ShownAnswer:
     """An answer whose buttons may still be pressed: enough to find its passages again.
 
-    Ranking is deterministic, so the same question under the same filters gives the same
-    passages; storing the question, not the passages, keeps each entry a few dozen bytes.
+    Answers are deterministic, so the same question asked for the same number of passages
+    under the same filters gives the same passages; storing the question, not the passages,
+    keeps each entry a few dozen bytes.
     """
 
     searched: str  # the question as searched (a follow-up already resolved)
+    k: int  # the passages it was asked for (the answer's own, in the order the core ranked them)
     shown: int  # passages numbered so far (0 for a short answer, which numbers none)
     filters: ChatSettings  # the filters it was answered under (only `since` and `sources` count)
 
     def to_json(self) -> dict[str, Any]:
-        return {"q": self.searched, "n": self.shown, "f": self.filters.to_json()}
+        return {"q": self.searched, "k": self.k, "n": self.shown, "f": self.filters.to_json()}
 
     @classmethod
     def from_json(cls, data: object) -> ShownAnswer | None:
         if not isinstance(data, dict) or not isinstance(data.get("q"), str) or not isinstance(data.get("n"), int):
             return None
-        return cls(data["q"], data["n"], ChatSettings.from_json(data.get("f")))
+        k = data.get("k")
+        k = k if isinstance(k, int) and k >= 1 else 1
+        return cls(data["q"], k, data["n"], ChatSettings.from_json(data.get("f")))
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,8 @@ from bot.telegram_memory import AnswerMessages
 from bot.telegram_metrics import Metrics, MetricsServer, Outcome
 from bot.telegram_settings import BotSettings
 from bot.telegram_transport import UncertainDelivery, error_kind
-from retrieval import Answer, Context, Filter, Hit, ParameterError, QuestionError, Retriever
+from retrieval import MAX_K, Answer, Context, Filter, Hit, ParameterError, QuestionError, Retriever
+from retrieval import Outcome as AnswerOutcome
 from retrieval.conversation import Conversation
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,12 @@ COMMANDS = (
 INLINE_RESULTS = 5  # answers listed under "@bot 问题"
 INLINE_CACHE_SECONDS = 60  # Telegram may reuse an inline answer this long (the documents rarely change)
 INLINE_QUERIES_PER_QUESTION = 5  # Telegram sends a query as the user types: one question is several queries
+# How a question ended, by what the answer said.
+_OUTCOMES = {
+    AnswerOutcome.ANSWERED: Outcome.ANSWERED,
+    AnswerOutcome.UNSURE: Outcome.UNSURE,
+    AnswerOutcome.NO_ANSWER: Outcome.NO_ANSWER,
+}
 NEW_MESSAGE = filters.UpdateType.MESSAGE
 GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
 
@@ -414,11 +421,14 @@ class TelegramBot:
         except ParameterError as error:  # filters kept from a run on local files; this backend has none
             await self._send_or_update(update, f"{error} {render.FILTERS_HINT}")
             return Outcome.INVALID
-        short = message.chat.type in GROUPS and chat.style is AnswerStyle.SHORT and not answer.abstained
+        answered = answer.outcome == AnswerOutcome.ANSWERED
+        short = message.chat.type in GROUPS and chat.style is AnswerStyle.SHORT and answered
         searched = answer.searched or answer.question
         markup = None
-        if not answer.abstained:
-            key = state.remember_answer(ShownAnswer(searched, 0 if short else len(answer.hits), chat.only_filters()))
+        if answer.outcome != AnswerOutcome.NO_ANSWER and answer.hits:
+            # Unsure answers show their passages too: 全文/更多 work on them as on an answer.
+            shown = ShownAnswer(searched, k, 0 if short else len(answer.hits), chat.only_filters())
+            key = state.remember_answer(shown)
             markup = _answer_buttons(key, 1, 0 if short else len(answer.hits), more or short)
         text = render.html_short_answer(answer) if short else render.html_answer(answer)
         answer_id, updated = await self._send_or_update(update, text, html=True, reply_markup=markup)
@@ -426,7 +436,7 @@ class TelegramBot:
         self._keep(message.chat_id, answer_id, chat, conversation)
         if updated:
             return Outcome.UPDATED
-        return Outcome.NO_ANSWER if answer.abstained else Outcome.ANSWERED
+        return _OUTCOMES[answer.outcome or AnswerOutcome.NO_ANSWER]
 
     # -- conversations -------------------------------------------------------------------
 
@@ -492,6 +502,17 @@ class TelegramBot:
         more = len(answer.hits) == k and len(self._search(searched, k + 1, chat)) > k
         return answer, more
 
+    def _numbered(self, shown: ShownAnswer, count: int) -> list[Hit]:
+        """Up to `count` passages of an answer, numbered as shown: the answer's own (the core reorders
+        them), then the plain ranking's next ones, as 更多 sends them (in a worker thread)."""
+        limits = filter_of(shown.filters)
+        first = list(self.retriever.ask(shown.searched, shown.k, filters=limits).hits)
+        if count <= len(first):
+            return first[:count]
+        seen = {(hit.citation.doc_id, hit.start) for hit in first}
+        pool = self.retriever.search(shown.searched, min(MAX_K, count + len(first)), filters=limits)
+        return first + [hit for hit in pool if (hit.citation.doc_id, hit.start) not in seen][: count - len(first)]
+
     def _search(self, question: str, k: int, chat: ChatSettings) -> list[Hit]:
         return self.retriever.search(question, k, filters=filter_of(chat))
 
@@ -555,7 +576,7 @@ class TelegramBot:
 
     def _passage(self, shown: ShownAnswer, number: int) -> Context:
         """Passage `number` of an answer, found again by its question, and its neighbours (in a worker thread)."""
-        hits = self._search(shown.searched, number, shown.filters)
+        hits = self._numbered(shown, number)
         if len(hits) < number:  # the documents changed since: the passage is gone
             raise ValueError(f"passage {number} of {shown.searched!r} no longer found")
         return self.retriever.context(hits[number - 1])
@@ -576,7 +597,7 @@ class TelegramBot:
 
     async def _more(self, message: MaybeInaccessibleMessage, state: ChatState, key: str, shown: ShownAnswer) -> None:
         k = state.settings.k or self.settings.k
-        hits = await asyncio.to_thread(self._search, shown.searched, shown.shown + k + 1, shown.filters)
+        hits = await asyncio.to_thread(self._numbered, shown, shown.shown + k + 1)
         new = hits[shown.shown : shown.shown + k]
         if not new:
             await _reply(message, render.NO_MORE)

@@ -20,6 +20,7 @@ class Outcome(StrEnum):
 
     ANSWERED = "answered"
     NO_ANSWER = "no-answer"  # the documents do not answer it; the user was told
+    UNSURE = "unsure"  # related passages shown, with no claim that they answer
     UPDATED = "updated"  # an edited question: the earlier answer was edited in place
     INVALID = "invalid"  # no searchable words, too long, or empty; the user got a hint
     TOO_FAST = "too-fast"

@@ -18,7 +18,7 @@ from retrieval.errors import (
 from retrieval.filtering import Filter
 from retrieval.loading import FileNote, Skipped
 from retrieval.ranking import Ranking
-from retrieval.results import DEFAULT_K, Answer, Citation, Hit, IndexStatus, Reason, Rebuild
+from retrieval.results import DEFAULT_K, Answer, Citation, Hit, IndexStatus, Outcome, Reason, Rebuild
 from retrieval.retriever import MAX_K, MAX_QUESTION, Context, DocumentInfo, Retriever
 from retrieval.store import Changes
 
@@ -42,6 +42,7 @@ __all__ = [
     "IndexFileError",
     "IndexLocationError",
     "IndexStatus",
+    "Outcome",
     "ParameterError",
     "QuestionError",
     "Ranking",

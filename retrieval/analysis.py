@@ -49,14 +49,23 @@ PIPELINE_FILES = (
     "general_idf.py",
     "indexing.py",
     "stopwords.txt",
+    "answer_model.json",  # the shipped answer model: an index built beside another model is rebuilt
 )
 
 # Up to this many characters to analyse, the lexicon costs less than loading the dictionary.
 LEXICON_CHARACTERS = 50_000
 
 _YEAR = re.compile(r"哪一?年|几几年|什么年份|哪个年份")
-_WHEN = re.compile(r"什么时候|何时|哪一?年|哪一?天|哪个月|几月|几号|几年|日期|时间|年份")
-_NUMBER = re.compile(r"多少|几[个次位家张年天]?|多大|多高|多长|多久|比例|百分之")
+_WHEN = re.compile(
+    r"星期几|礼拜几|周几|什么时候|何时|哪一?年|哪一?天|哪个月|几月|几号|几年|日期|时间|年份|多久|多长时间"
+)
+# "哪几个" asks which ones, not how many.
+_NUMBER = re.compile(
+    r"多少|(?<!哪)几[个次位家张年天名座种条部本届岁项层场]?|多大|多高|多长|多重|多远|多深|多宽|比例|百分之|第几"
+)
+_MONEY = re.compile(r"多少钱|花了多少|价格|售价|价钱|费用|多少美元|多少元|收费")
+_WHO = re.compile(r"谁|哪[位个]人|什么人|哪些人")
+_WHERE = re.compile(r"哪里|哪儿|在哪|什么地方|何地|何处|哪个(?:国家|城市|省|地区)")
 
 
 class AnswerKind(StrEnum):
@@ -64,17 +73,24 @@ class AnswerKind(StrEnum):
 
     YEAR = "year"
     WHEN = "when"
+    MONEY = "money"
     NUMBER = "number"
-    ANY = "any"
+    WHO = "who"
+    WHERE = "where"
+    ANY = "any"  # the question does not say
 
 
 def answer_kind(normalized_question: str) -> AnswerKind:
-    if _YEAR.search(normalized_question):
-        return AnswerKind.YEAR
-    if _WHEN.search(normalized_question):
-        return AnswerKind.WHEN
-    if _NUMBER.search(normalized_question):
-        return AnswerKind.NUMBER
+    for kind, pattern in (
+        (AnswerKind.YEAR, _YEAR),
+        (AnswerKind.WHEN, _WHEN),
+        (AnswerKind.MONEY, _MONEY),
+        (AnswerKind.NUMBER, _NUMBER),
+        (AnswerKind.WHO, _WHO),
+        (AnswerKind.WHERE, _WHERE),
+    ):
+        if pattern.search(normalized_question):
+            return kind
     return AnswerKind.ANY
 
 
@@ -96,6 +112,8 @@ class Question:
     words: tuple[str, ...]  # informative words, normalized, in order, without repeats
     terms: tuple[str, ...]  # index terms, repeats kept (they count, as in rank-bm25)
     kind: AnswerKind
+    # jieba's cut of `normalized`, every piece kept (the pieces concatenate to it).
+    cut: tuple[str, ...] = ()
 
 
 def _read_stopwords() -> frozenset[str]:
@@ -289,7 +307,8 @@ class Analyzer:
         normalized = normalize(text)
         words = self._segmenter(normalized).lcut(normalized)
         content = dict.fromkeys(w for w in words if self.is_content(w))
-        return Question(text, normalized, tuple(content), tuple(self._terms_from_words(words)), answer_kind(normalized))
+        terms = tuple(self._terms_from_words(words))
+        return Question(text, normalized, tuple(content), terms, answer_kind(normalized), tuple(words))
 
     def located_words(self, text: str) -> list[Token]:
         """The content words of `text`, each with its span in `text` itself."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from retrieval.analysis import Analyzer
-from retrieval.results import DEFAULT_K, Answer, Reason
+from retrieval.results import DEFAULT_K, Answer, Outcome, Reason
 from retrieval.text import normalize
 
 # "那腾讯呢?", "手机QQ呢", "那么大众点评怎么样?": another entity, the same question.
@@ -153,24 +153,45 @@ class Conversation:
         return FollowUp.STANDALONE, [text], None
 
     def _choose(self, readings: list[str], required: str | None, k: int, own: tuple[str, ...] = ()) -> Answer:
-        """The first reading the documents answer (holding `required`, knowing `own` words), else an honest no."""
+        """The first reading the documents answer (holding `required`, knowing `own` words); else the surest
+        unsure one; else an honest no.
+
+        Readings come in order of preference. An unsure reading before the
+        answered one, whose best passage is the one the answered reading's
+        headline comes from, is how the follow-up was meant: the answer is the
+        surer reading's, understood as the earlier one. When no reading is
+        answered, the unsure reading with the highest confidence shows the
+        passages most likely to hold the answer (as related, with no claim).
+        """
         first: Answer | None = None
+        surest: Answer | None = None
+        preferred: Answer | None = None  # the first unsure reading
         unknown_own = False
         for reading in readings:
             answer = replace(self._ask(reading, k), searched=reading)
             if first is None:
                 first = answer
+            knows_own = not set(answer.missing_words) & set(own)
+            if answer.outcome == Outcome.UNSURE and knows_own and (required is None or _shows(answer, required)):
+                preferred = preferred or answer
+                if surest is None or answer.confidence > surest.confidence:
+                    surest = answer
             if answer.abstained:
                 continue
-            if set(answer.missing_words) & set(own):
+            if not knows_own:
                 unknown_own = True
                 continue
             if required is None or _mentions(answer, required):
+                if preferred is not None and _same_passage(preferred, answer):
+                    return replace(answer, searched=preferred.searched)
                 return answer
+        if surest is not None:
+            return surest
         assert first is not None
         if not first.abstained and unknown_own:
             return replace(
-                first, abstained=True, best_sentence=None, best_sentence_hit=None, reason=Reason.UNKNOWN_WORDS
+                first, abstained=True, best_sentence=None, best_sentence_hit=None, reason=Reason.UNKNOWN_WORDS,
+                outcome=Outcome.NO_ANSWER,
             )
         if not first.abstained and required is not None:
             # Answered, but about something else: the documents do not say this of the new entity.
@@ -180,6 +201,7 @@ class Conversation:
                 best_sentence=None,
                 best_sentence_hit=None,
                 reason=Reason.LOW_COVERAGE,
+                outcome=Outcome.NO_ANSWER,
             )
         return first
 
@@ -187,6 +209,19 @@ class Conversation:
 def _mentions(answer: Answer, word: str) -> bool:
     """True when the headline holds `word` (in either script): the answer is about it."""
     return bool(answer.best_sentence) and normalize(word) in normalize(answer.best_sentence or "")
+
+
+def _same_passage(unsure: Answer, answered: Answer) -> bool:
+    """True when the unsure answer's first passage holds the answered one's headline."""
+    if not unsure.hits or answered.best_sentence_hit is None:
+        return False
+    a, b = unsure.hits[0], answered.hits[answered.best_sentence_hit]
+    return (a.citation.doc_id, a.start) == (b.citation.doc_id, b.start)
+
+
+def _shows(answer: Answer, word: str) -> bool:
+    """True when the first passage holds `word` (in either script): the related passages are about it."""
+    return bool(answer.hits) and normalize(word) in normalize(answer.hits[0].text)
 
 
 def _replace_word(question: str, target: str, entity: str) -> str:

@@ -1,15 +1,22 @@
-"""Print the retrieval metrics: the seed questions, and the CMRC 2018 + DRCD benchmark.
+"""Print what a reader would feel: is the `答:` headline right, is it answered when it can be, held back when not.
 
-    python -m retrieval.evaluate --shared ../shared            # both
+    python -m retrieval.evaluate --shared ../shared            # all three sets
     python -m retrieval.evaluate --shared ../shared --only seeds
     python -m retrieval.evaluate --shared ../shared --only benchmark
+    python -m retrieval.evaluate --only domain                 # the other-domain set in eval/domain
     python -m retrieval.evaluate --shared ../shared --ranking lucene   # Lucene/OpenSearch scoring
 
-Seeds: `eval/seed_dev.jsonl` over the bundled seeds (format in eval/README.md):
-Hit@1, Hit@3, Hit@5 and MRR@5 over answerable questions (an abstention counts as
-a miss), false abstentions, correct abstentions. Benchmark: every distinct
-paragraph of `data/cmrc2018_dev.json` and `data/DRCD_dev.json` is a document;
-a question's answer is the paragraph it was asked on: R@1, R@5 and MRR@10.
+Seeds: `eval/seed_dev.jsonl` over the bundled seeds (format in eval/README.md),
+scored by the shipped model (which never saw them). Domain: questions written
+for this project over documents of another kind (eval/domain), same format.
+Both: Hit@1/3/5 and MRR@5 over answerable questions (a question not answered
+counts as a miss), the headline holding a `must_contain` string, the outcome
+of every question. Benchmark: every distinct paragraph of CMRC 2018 dev and
+DRCD dev is a document; each question is asked over the whole collection
+(answerable) and with its own paragraph left out (a near miss); the models
+are cross-validated by article (each fold's model scores only articles it
+was not fitted on): R@1, headline accuracy, answered, no answer, unsure,
+near misses caught, ECE and a reliability table. BM25 alone is shown beside.
 """
 
 from __future__ import annotations
@@ -22,21 +29,36 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval import Retriever
+from retrieval.analysis import normalize
+from retrieval.results import Answer, Outcome
 from retrieval.seeds import seeds_folder
 
 BENCHMARK_FILES = ("cmrc2018_dev.json", "DRCD_dev.json")
+DOMAIN = Path(__file__).resolve().parent.parent / "eval" / "domain"
 
 
 @dataclass
 class SeedResult:
     question: dict
-    rank: int | None  # 1-based rank of the first passage that answers, within k
-    abstained: bool
+    rank: int | None  # 1-based rank of the first passage that answers, within k; None unless answered
+    answer: Answer
+    headline_right: bool
+
+    @property
+    def abstained(self) -> bool:
+        return self.answer.abstained
 
 
 def _answers(question: dict, doc_id: str, text: str) -> bool:
     docs = question["doc"] if isinstance(question["doc"], list) else [question["doc"]]
     return doc_id in docs and any(s in text for s in question["must_contain"])
+
+
+def _holds(question: dict, sentence: str | None) -> bool:
+    if not sentence:
+        return False
+    normalized = normalize(sentence)
+    return any(s in sentence or normalize(s) in normalized for s in question["must_contain"])
 
 
 def evaluate_seeds(path: Path, k: int = 5, corpus: Path | None = None, ranking: str = "exact") -> list[SeedResult]:
@@ -53,7 +75,8 @@ def evaluate_seeds(path: Path, k: int = 5, corpus: Path | None = None, ranking: 
                 if _answers(question, hit.citation.doc_id, hit.text):
                     rank = hit.rank
                     break
-        results.append(SeedResult(question, rank, answer.abstained))
+        right = question["answerable"] and not answer.abstained and _holds(question, answer.best_sentence)
+        results.append(SeedResult(question, rank, answer, right))
     return results
 
 
@@ -65,6 +88,9 @@ def seed_report(results: list[SeedResult], k: int) -> dict[str, float]:
     def hit_at(cut: int) -> float:
         return sum(1 for r in answerable if r.rank is not None and r.rank <= cut) / n
 
+    def count(rows: list[SeedResult], outcome: Outcome) -> int:
+        return sum(1 for r in rows if r.answer.outcome == outcome)
+
     return {
         "answerable": len(answerable),
         "unanswerable": len(unanswerable),
@@ -72,9 +98,40 @@ def seed_report(results: list[SeedResult], k: int) -> dict[str, float]:
         "hit@3": hit_at(3),
         f"hit@{k}": hit_at(k),
         f"mrr@{k}": sum(1 / r.rank for r in answerable if r.rank is not None) / n,
+        "headline": sum(r.headline_right for r in answerable) / n,
+        "answered": count(answerable, Outcome.ANSWERED),
+        "unsure": count(answerable, Outcome.UNSURE),
+        "no_answer": count(answerable, Outcome.NO_ANSWER),
         "false_abstains": sum(1 for r in answerable if r.abstained),
         "correct_abstains": sum(1 for r in unanswerable if r.abstained),
+        "unanswerable_no_answer": count(unanswerable, Outcome.NO_ANSWER),
+        "unanswerable_unsure": count(unanswerable, Outcome.UNSURE),
     }
+
+
+def print_seed_report(title: str, results: list[SeedResult], k: int, verbose: bool) -> None:
+    if verbose:
+        for r in results:
+            q = r.question
+            shown = f"rank {r.rank}" if r.rank else "-"
+            mark = "H" if r.headline_right else " "
+            print(
+                f"{q['id']} {q['kind']:<16} {'A' if q['answerable'] else 'U'} {r.answer.outcome:<9}"
+                f" p={r.answer.confidence:.2f} {shown:<7} {mark} {q['question']}"
+            )
+    report = seed_report(results, k)
+    print(f"{title} ({report['answerable']} answerable, {report['unanswerable']} unanswerable, k={k})")
+    print(
+        "  Hit@1 {hit@1:.3f}  Hit@3 {hit@3:.3f}  Hit@{k} {hitk:.3f}  MRR@{k} {mrrk:.3f}"
+        "  headline holds the answer {headline:.3f}".format(
+            k=k, hitk=report[f"hit@{k}"], mrrk=report[f"mrr@{k}"], **report
+        )
+    )
+    print(
+        f"  answerable: answered {report['answered']}, unsure {report['unsure']}, no answer {report['no_answer']}"
+        f"  |  unanswerable: no answer {report['unanswerable_no_answer']}, unsure {report['unanswerable_unsure']},"
+        f" answered {report['unanswerable'] - report['correct_abstains']}"
+    )
 
 
 def load_benchmark(data: Path) -> tuple[list[str], list[tuple[str, int, str]]]:
@@ -96,6 +153,7 @@ def load_benchmark(data: Path) -> tuple[list[str], list[tuple[str, int, str]]]:
 
 
 def evaluate_benchmark(data: Path, depth: int = 10, ranking: str = "exact") -> dict[str, dict[str, float]]:
+    """BM25 alone: the rank of the paragraph asked on."""
     paragraphs, questions = load_benchmark(data)
     started = time.perf_counter()
     retriever = Retriever.from_texts(paragraphs, ranking=ranking)
@@ -129,43 +187,60 @@ def evaluate_benchmark(data: Path, depth: int = 10, ranking: str = "exact") -> d
     return sums
 
 
+def print_model_report(data: Path) -> None:
+    from retrieval.answer_training import build_examples, cross_validate, summary
+
+    started = time.perf_counter()
+    examples = build_examples(data, progress=False)
+    results = cross_validate(examples, progress=False)
+    seconds = time.perf_counter() - started
+    print(f"answer model, cross-validated by article (5 folds, {seconds:.0f} s):")
+    groups = [(name, [r for r in results if r.example.source == name]) for name in BENCHMARK_FILES]
+    for name, rows in [*groups, ("pooled", results)]:
+        s = summary(rows)
+        print(
+            f"  {name:<18} R@1 {s['r@1']:.4f}  headline accuracy {s['headline_accuracy']:.4f}"
+            f" (holds the answer {s['headline_holds']:.4f})  answered {s['answered']:.4f}"
+            f" (right {s['answered_precision']:.4f})  no answer {s['no_answer']:.4f}  unsure {s['unsure']:.4f}"
+            f"  |  left out: caught {s['left_out_caught']:.4f} (no answer {s['left_out_no_answer']:.4f})"
+            f"  |  unsure share {s['unsure_all']:.4f}  ECE {s['ece']:.4f}  ({s['answerable']} q)"
+        )
+    s = summary(results)
+    print(
+        "  reliability (pooled, answerable and left-out views):"
+        " confidence bin, questions, mean confidence, headline right"
+    )
+    for lo, hi, count, mean_p, share in s["reliability"]:
+        print(f"    {lo:.1f}-{hi:.1f}  {count:>5}  {mean_p:.3f}  {share:.3f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m retrieval.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path, default=Path("../shared"), help="the shared folder (default ../shared)")
-    parser.add_argument("--only", choices=("seeds", "benchmark"), help="run one of the two")
+    parser.add_argument("--only", choices=("seeds", "benchmark", "domain"), help="run one of the three")
+    parser.add_argument("--domain", type=Path, default=DOMAIN, help="a folder with docs/ and questions.jsonl")
     parser.add_argument("--k", type=int, default=5, help="passages per answer for the seed questions (default 5)")
-    parser.add_argument("--verbose", action="store_true", help="list each seed question's outcome")
+    parser.add_argument("--verbose", action="store_true", help="list each seed and domain question's outcome")
     parser.add_argument(
         "--ranking", choices=("exact", "lucene"), default="exact", help="scoring: rank-bm25 (default) or Lucene's"
     )
     args = parser.parse_args(argv)
     seed_file = args.shared / "eval" / "seed_dev.jsonl"
     data = args.shared / "data"
-    if args.only != "benchmark":
+    if args.only in (None, "seeds"):
         if not seed_file.is_file():
             print(f"找不到 {seed_file}:请用 --shared 指定 shared 目录。", file=sys.stderr)
             return 2
         results = evaluate_seeds(seed_file, args.k, ranking=args.ranking)
-        if args.verbose:
-            for r in results:
-                q = r.question
-                outcome = "abstained" if r.abstained else (f"rank {r.rank}" if r.rank else "miss")
-                print(f"{q['id']} {q['kind']:<24} {'A' if q['answerable'] else 'U'} {outcome:<10} {q['question']}")
-        report = seed_report(results, args.k)
-        print(
-            f"seed_dev ({report['answerable']} answerable, {report['unanswerable']} unanswerable, k={args.k},"
-            f" ranking {args.ranking})"
-        )
-        print(
-            "  Hit@1 {hit@1:.3f}  Hit@3 {hit@3:.3f}  Hit@{k} {hitk:.3f}  MRR@{k} {mrrk:.3f}".format(
-                k=args.k, hitk=report[f"hit@{args.k}"], mrrk=report[f"mrr@{args.k}"], **report
-            )
-        )
-        print(
-            f"  false abstains {report['false_abstains']}/{report['answerable']}"
-            f"  correct abstains {report['correct_abstains']}/{report['unanswerable']}"
-        )
-    if args.only != "seeds":
+        print_seed_report(f"seed_dev, ranking {args.ranking}", results, args.k, args.verbose)
+    if args.only in (None, "domain"):
+        questions = args.domain / "questions.jsonl"
+        if not questions.is_file():
+            print(f"找不到 {questions}:请用 --domain 指定含 docs/ 与 questions.jsonl 的目录。", file=sys.stderr)
+            return 2
+        results = evaluate_seeds(questions, args.k, args.domain / "docs", ranking=args.ranking)
+        print_seed_report(f"other domain ({args.domain.name})", results, args.k, args.verbose)
+    if args.only in (None, "benchmark"):
         if not all((data / name).is_file() for name in BENCHMARK_FILES):
             print(f"找不到 {data} 中的 {', '.join(BENCHMARK_FILES)}:请用 --shared 指定 shared 目录。", file=sys.stderr)
             return 2
@@ -177,8 +252,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         for group in (*BENCHMARK_FILES, "pooled"):
             row = sums[group]
-            figures = f"R@1 {row['r@1']:.4f}  R@5 {row['r@5']:.4f}  MRR@10 {row['mrr@10']:.4f}"
-            print(f"  {group:<18} {figures}  ({row['questions']} q)")
+            print(
+                f"  BM25 alone {group:<18} R@1 {row['r@1']:.4f}  R@5 {row['r@5']:.4f}  MRR@10 {row['mrr@10']:.4f}"
+                f"  ({row['questions']} q)"
+            )
+        print_model_report(data)
     return 0
 
 

@@ -18,6 +18,15 @@ class Reason(StrEnum):
     UNKNOWN_WORDS = "unknown-words"  # it hinges on words no document contains
     LOW_COVERAGE = "low-coverage"  # no passage covers enough of it
     FILTERED_OUT = "filtered-out"  # no passage of the documents the filter allows matches it
+    UNCERTAIN = "uncertain"  # related passages, but the answer model is not sure they answer
+
+
+class Outcome(StrEnum):
+    """What the bot does with a question."""
+
+    ANSWERED = "answered"  # confident: the headline and the passages
+    UNSURE = "unsure"  # related passages, no claim that they answer
+    NO_ANSWER = "no_answer"  # the documents do not answer it
 
 
 class IndexStatus(StrEnum):
@@ -132,3 +141,13 @@ class Answer:
     missing_words: tuple[str, ...] = ()
     # The question actually searched, when a conversation rewrote a follow-up; None otherwise.
     searched: str | None = None
+    # answered / unsure / no_answer; `abstained` is true exactly when not answered.
+    outcome: Outcome | None = None  # None: derived from `abstained`
+    # The probability that the best sentence holds the answer (calibrated on held-out articles).
+    confidence: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.outcome is None:
+            object.__setattr__(self, "outcome", Outcome.NO_ANSWER if self.abstained else Outcome.ANSWERED)
+        elif self.abstained != (self.outcome != Outcome.ANSWERED):
+            raise ValueError(f"abstained={self.abstained} contradicts outcome={self.outcome}")

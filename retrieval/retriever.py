@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 
 from retrieval.analysis import Analyzer, Question, default_analyzer
-from retrieval.answering import COVERAGE_POOL, QuestionWords, abstention, answer, is_known, known_words, make_hits
+from retrieval.answer_features import profile_question
+from retrieval.answer_model import AnswerModel, shipped_model
+from retrieval.answering import abstention, answer, is_known, make_hits
 from retrieval.cache import APP_NAME, user_cache_root
 from retrieval.collection import Collection, PassageSource
 from retrieval.conversation import Conversation
@@ -384,10 +386,15 @@ class Retriever:
         ranked = state.opened.index.top(list(analysed.terms), _checked_k(k), state.mask(filters))
         return make_hits(state.opened.collection, ranked, analysed, self._analyzer)
 
-    def ask(self, question: str, k: int = DEFAULT_K, filters: Filter | None = None) -> Answer:
-        """The best passages with citations, or an abstention when the documents do not answer.
+    def ask(
+        self, question: str, k: int = DEFAULT_K, filters: Filter | None = None, model: AnswerModel | None = None
+    ) -> Answer:
+        """The best passages with citations and the sentence that answers; unsure or no answer when in doubt.
 
         With `filters`, only passages of the documents it allows are considered.
+        The answer model (default: the shipped one) reranks the BM25
+        candidates, chooses the headline among them whatever `k` is, and says
+        how sure it is (`Answer.outcome`, `Answer.confidence`).
         """
         analysed = self._question(question)
         k = _checked_k(k)
@@ -399,22 +406,20 @@ class Retriever:
         mask = state.mask(filters)
         if mask is not None and not mask.any():
             return abstention(analysed, Reason.FILTERED_OUT)
-        ranked = index.top(list(analysed.terms), max(k, COVERAGE_POOL), mask)
+        model = model or shipped_model()
+        ranked = index.top(list(analysed.terms), max(k, model.candidates), mask)
         if not ranked:
             return abstention(analysed, Reason.NO_MATCH, analysed.words)
-        words = list(analysed.words)
-        vocabulary = getattr(index, "vocabulary", None)  # a local index: one lookup for every word
-        if vocabulary is not None:
-            known = known_words(words, vocabulary.lookup_many)
-        else:
-            known = frozenset(w for w in words if is_known(w, index.document_frequency))
-        general = opened.general.weights(words)
-        weights = QuestionWords(words, known.__contains__, general.__getitem__, self._analyzer.in_dictionary)
-        hits = make_hits(collection, ranked[:k], analysed, self._analyzer)
-        # The top passages' texts: those shown are in the hits already.
-        candidates = [hits[n].text if n < len(hits) else collection.passage_text(i)
-                      for n, (i, _) in enumerate(ranked[:COVERAGE_POOL])]
-        return answer(analysed, candidates, hits, weights)
+
+        def known(word: str) -> bool:
+            return is_known(word, index.document_frequency)
+
+        profile = profile_question(analysed, self._analyzer, known, opened.general.weight)
+        return answer(analysed, profile, collection, ranked, k, self._analyzer, model)
+
+    def _known(self, word: str) -> bool:
+        """True when some passage holds `word` (the training command reads the collection through this)."""
+        return is_known(word, self._index.document_frequency)
 
     def _question(self, question: str) -> Question:
         if not isinstance(question, str):

@@ -27,9 +27,12 @@ def test_ask_json_is_a_stable_document(run_bot):
     result = run_bot("ask", TRAD_DOC_QUESTION, "--json", "--k", "3")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
-    assert set(document) == {"question", "abstained", "reason", "missing_words", "best_sentence", "hits"}
+    assert set(document) == {
+        "question", "abstained", "reason", "missing_words", "best_sentence", "outcome", "confidence", "hits"
+    }
     assert document["question"] == TRAD_DOC_QUESTION
     assert document["abstained"] is False and document["reason"] is None
+    assert document["outcome"] == "answered" and 0 < document["confidence"] <= 1
     assert "60多萬張影票" in document["best_sentence"]
     assert len(document["hits"]) == 3
     top = document["hits"][0]
@@ -49,8 +52,8 @@ def test_ask_json_is_a_stable_document(run_bot):
     for start, end in top["highlights"]:
         assert 0 <= start < end <= len(top["text"])
     assert "預售" in [top["text"][s:e] for s, e in top["highlights"]]
-    scores = [hit["score"] for hit in document["hits"]]
-    assert scores == sorted(scores, reverse=True)
+    # The model's order, which can differ from the BM25 scores'.
+    assert [hit["rank"] for hit in document["hits"]] == [1, 2, 3]
 
 
 def test_ask_json_for_an_unanswerable_question(run_bot):
@@ -58,6 +61,7 @@ def test_ask_json_for_an_unanswerable_question(run_bot):
     assert result.returncode == 1  # no answer, as grep says "no match"
     document = json.loads(result.stdout)
     assert document["abstained"] is True
+    assert document["outcome"] == "no_answer"
     assert document["best_sentence"] is None
     assert "空气质量" in document["missing_words"]
 
@@ -165,7 +169,8 @@ def test_escape_sequences_from_documents_never_reach_the_terminal(run_bot, tmp_p
     folder = _hostile_corpus(tmp_path)
     for args in (("ask", "阿里巴巴花了多少钱买新浪微博股份?"), ("ask", "阿里巴巴股份", "--k", "3")):
         result = run_bot(*args, "--corpus", str(folder))
-        assert result.returncode == 0, result.stderr
+        # Answered (0) or unsure (1): the answer model is unsure on a two-document folder; the passages show either way.
+        assert result.returncode in (0, 1), result.stderr
         for stream in (result.stdout, result.stderr):
             assert "\x1b" not in stream and "\x07" not in stream and "\u202e" not in stream
         assert "5.86亿美元" in result.stdout

@@ -10,7 +10,7 @@ from rich.cells import cell_len
 from rich.console import Console
 
 from bot import render
-from retrieval import Retriever
+from retrieval import Answer, Outcome, Retriever
 from tests.auxil.telegram_html import telegram_html_errors
 
 
@@ -68,6 +68,49 @@ def test_terminal_wraps_chinese_at_two_columns_a_character(seeds):
     from wcwidth import wcswidth
 
     assert max(wcswidth(line) for line in buffer.getvalue().splitlines()) <= 40
+
+
+def _plain(renderable) -> str:
+    buffer = io.StringIO()
+    Console(file=buffer, color_system=None, width=80, highlight=False).print(renderable)
+    return buffer.getvalue()
+
+
+def _three_outcomes(seeds):
+    hits = tuple(seeds.search("微信支付是哪一年上线的?", k=2))
+    answered = Answer("微信支付是哪一年上线的?", hits, False, "一句话。", 0, outcome=Outcome.ANSWERED, confidence=0.9)
+    unsure = Answer("微信支付是哪一年上线的?", hits, True, None, None, reason="uncertain", outcome=Outcome.UNSURE,
+                    confidence=0.2)
+    nothing = Answer("微信支付是哪一年上线的?", hits, True, None, None, reason="low-coverage",
+                     outcome=Outcome.NO_ANSWER, confidence=0.01)
+    return answered, unsure, nothing
+
+
+def test_the_three_outcomes_read_differently_in_the_terminal(seeds):
+    answered, unsure, nothing = _three_outcomes(seeds)
+    out = _plain(render.rich_answer(answered))
+    assert out.startswith("答: ") and "[1] " in out
+    out = _plain(render.rich_answer(unsure))
+    assert "答:" not in out and out.startswith("不确定: ")
+    assert "可能没有直接回答" in out and "[1] " in out and "[2] " in out  # the passages, shown as related
+    out = _plain(render.rich_answer(nothing))
+    assert out.startswith("没有答案: ") and "[1] " not in out
+
+
+def test_the_three_outcomes_read_differently_in_telegram(seeds):
+    answered, unsure, nothing = _three_outcomes(seeds)
+    assert render.html_answer(answered).startswith("<b>答:</b>")
+    html = render.html_answer(unsure)
+    assert "答:" not in html and "可能没有直接回答" in html and "<b>[1]</b>" in html
+    assert telegram_html_errors(html) == []
+    assert render.html_answer(nothing).startswith("没有找到答案")
+
+
+def test_json_says_the_outcome_and_confidence(seeds):
+    answered, unsure, nothing = _three_outcomes(seeds)
+    assert [render.answer_json(a)["outcome"] for a in (answered, unsure, nothing)] == ["answered", "unsure", "no_answer"]
+    assert render.answer_json(unsure)["confidence"] == 0.2
+    assert render.answer_json(unsure)["abstained"] is True
 
 
 # -- line breaking ---------------------------------------------------------------------

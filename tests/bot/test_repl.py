@@ -131,6 +131,18 @@ def test_follow_ups_and_new(repl):
     assert "理解为" not in _ask(repl, "那腾讯呢?")
 
 
+def test_unsure_answer_shows_related_passages_and_more_repeats_none(repl):
+    _ask(repl, ":k 3")
+    out = _ask(repl, "阿里花了多少钱投资Tango?")
+    assert "不确定:" in out and "答:" not in out
+    assert "[3] " in out and "[4] " not in out
+    more = _ask(repl, ":more")
+    assert "[4] " in more
+    cited = re.compile(r"\[\d+\] (《[^》]+》[^\n]*?\.txt:\d+(?:-\d+)?)")
+    first, then = cited.findall(out), cited.findall(more)
+    assert len(first) == 3 and then and not set(first) & set(then)
+
+
 def test_open_filter_and_a_question_under_the_filter(repl):
     out = _ask(repl, "阿里巴巴花了多少钱入股新浪微博?")
     assert "001_6343723039a13da3.txt:2-3" in out

@@ -99,6 +99,27 @@ async def test_unanswerable_question_says_so_and_suggests_sources(api, bot):
     assert "reply_markup" not in reply
 
 
+async def test_an_unsure_answer_shows_related_passages_with_buttons_and_more_repeats_none(api, bot):
+    # Unsure on the seeds: the Tango passage is first, but the model does not claim it answers.
+    api.user_message(PRIVATE, "阿里花了多少钱投资Tango?")
+    reply = (await api.wait_for(lambda: _replies(api, PRIVATE)))[0]
+    text = _visible(reply["text"])
+    assert "答:" not in text and not reply["text"].startswith("没有找到答案")
+    assert text.startswith(render.UNSURE_TEXT)
+    assert "Tango" in text.split("[2]")[0]
+    buttons = {b["text"]: b["callback_data"] for row in reply["reply_markup"]["inline_keyboard"] for b in row}
+    assert list(buttons) == ["全文 1", "全文 2", "全文 3", "更多"]
+    bot_message = {"message_id": 5001, "date": int(time.time()), "chat": {"id": PRIVATE, "type": "private", "first_name": "用户"},
+                   "from": {"id": BOT_ID, "is_bot": True, "first_name": "文档问答"}, "text": "答"}
+    api.press(PRIVATE, bot_message, buttons["更多"])
+    more = (await api.wait_for(lambda: _replies(api, PRIVATE)[1:]))[0]
+    cited = re.compile(r"《[^》]+》[^\n]*?\.txt:\d+(?:-\d+)?")
+    first_cited, more_cited = cited.findall(_visible(reply["text"])), cited.findall(_visible(more["text"]))
+    assert len(first_cited) == 3 and more_cited and not set(first_cited) & set(more_cited)
+    assert "[4]" in _visible(more["text"])
+    _all_html_is_valid(api)
+
+
 async def test_group_chatter_is_ignored_but_mentions_ask_and_replies_are_answered(api, bot):
     group = -5001
     api.user_message(group, "今天中午吃什么?", user_id=11, chat_type="group")

@@ -26,7 +26,7 @@ def test_a_private_follow_up_window_of_ten_minutes():
 def test_turns_and_buttons_are_bounded_oldest_first():
     data: dict = {}
     state = ChatState(data, capacity=3)
-    keys = [state.remember_answer(ShownAnswer(f"问题{n}", 3, ChatSettings())) for n in range(5)]
+    keys = [state.remember_answer(ShownAnswer(f"问题{n}", 3, 3, ChatSettings())) for n in range(5)]
     for n in range(5):
         state.remember_turn(n, f"问题{n}", None)
     assert [state.answer(k) is not None for k in keys] == [False, False, True, True, True]

@@ -7,7 +7,7 @@ from dataclasses import replace
 from bot import render
 from bot.telegram_handlers import COMMANDS, EXAMPLES
 from retrieval import Retriever
-from retrieval.results import Reason
+from retrieval.results import Outcome, Reason
 from tests.auxil.telegram_html import telegram_html_errors
 
 
@@ -40,7 +40,8 @@ def test_a_follow_up_quotes_what_it_was_understood_as_escaped(seeds):
     assert text.startswith("<i>理解为: 阿里巴巴 &amp; &lt;新浪&gt;入股多少?</i>\n<b>答:</b>")
     assert telegram_html_errors(text) == []
     assert render.html_answer(replace(answer, searched=answer.question)).startswith("<b>答:</b>")
-    no = replace(rewritten, abstained=True, best_sentence=None, best_sentence_hit=None, reason=Reason.LOW_COVERAGE)
+    no = replace(rewritten, abstained=True, best_sentence=None, best_sentence_hit=None, reason=Reason.LOW_COVERAGE,
+                 outcome=Outcome.NO_ANSWER)
     assert render.html_answer(no).startswith("<i>理解为: ") and "没有找到答案" in render.html_answer(no)
 
 

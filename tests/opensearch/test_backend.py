@@ -22,6 +22,7 @@ import pytest
 
 from retrieval import Retriever
 from retrieval.analysis import default_analyzer
+from retrieval.answer_model import shipped_model
 from retrieval.bulk_export import SIMILARITY, versions
 from retrieval.errors import BackendError
 from retrieval.lucene_scoring import query_boosts
@@ -201,6 +202,11 @@ def _mapping_exchange(index="docs-20250101000000"):
     return Exchange("GET", f"/{ALIAS}/_mapping", 200, {index: {"mappings": {"_meta": meta, "properties": {}}}})
 
 
+def _asked(k: int) -> int:
+    """How many passages `ask` with `k` requests: the answer model looks at its candidates whatever k is."""
+    return max(k, shipped_model().candidates)
+
+
 def _search_exchange(local, items, question, k):
     """What the cluster answers: the local Lucene mode's ranking, as search hits."""
     sources = {i.source["passage"]: {key: v for key, v in i.source.items() if key != "terms"} for i in _passages(items)}
@@ -227,7 +233,7 @@ def _search_exchange(local, items, question, k):
 
 
 def test_answers_from_opensearch_equal_the_local_lucene_answers(seed_items, local_lucene):
-    exchanges = [_mapping_exchange(), _search_exchange(local_lucene, seed_items, QUESTION, 5)]
+    exchanges = [_mapping_exchange(), _search_exchange(local_lucene, seed_items, QUESTION, _asked(5))]
     with FakeOpenSearch(exchanges) as fake:
         remote = Retriever.from_opensearch(fake.url, index=ALIAS)
         answer = remote.ask(QUESTION, k=5)
@@ -239,7 +245,7 @@ def test_answers_from_opensearch_equal_the_local_lucene_answers(seed_items, loca
 
 def test_unknown_words_abstain_as_locally(seed_items, local_lucene):
     question = "聚美优品是哪一年在纽交所上市的?"
-    exchanges = [_mapping_exchange(), _search_exchange(local_lucene, seed_items, question, 5)]
+    exchanges = [_mapping_exchange(), _search_exchange(local_lucene, seed_items, question, _asked(5))]
     with FakeOpenSearch(exchanges) as fake:
         answer = Retriever.from_opensearch(fake.url, index=ALIAS).ask(question)
     _finished(fake)
@@ -334,7 +340,7 @@ def test_an_auth_failure_says_so_without_the_password():
 
 def test_server_errors_are_retried_then_reported(seed_items, local_lucene):
     unavailable = error_body(503, "cluster_block_exception", "blocked by: [SERVICE_UNAVAILABLE/1/state not recovered]")
-    search = _search_exchange(local_lucene, seed_items, QUESTION, 5)
+    search = _search_exchange(local_lucene, seed_items, QUESTION, _asked(5))
     busy = Exchange("POST", f"/{ALIAS}/_search", 503, unavailable, query={"search_type": SEARCH_TYPE})
     with FakeOpenSearch([_mapping_exchange(), busy, search]) as fake:
         answer = Retriever.from_opensearch(fake.url, index=ALIAS).ask(QUESTION)
@@ -398,7 +404,7 @@ def _run_bot(*args, tmp_path):
 def test_ask_over_opensearch_prints_the_local_lucene_answer(seed_items, local_lucene, tmp_path):
     from bot.render import answer_json
 
-    exchanges = [_mapping_exchange(), _search_exchange(local_lucene, seed_items, QUESTION, 3)]
+    exchanges = [_mapping_exchange(), _search_exchange(local_lucene, seed_items, QUESTION, _asked(3))]
     with FakeOpenSearch(exchanges) as fake:
         result = _run_bot("ask", QUESTION, "--k", "3", "--json", "--opensearch", fake.url, "--opensearch-index", ALIAS,
                           tmp_path=tmp_path)
@@ -422,7 +428,7 @@ def test_the_repl_reports_a_cluster_failure_in_one_line_and_goes_on(seed_items, 
 
     failing = Exchange("POST", f"/{ALIAS}/_search", 500, error_body(500, "null_pointer_exception", "boom"),
                        query={"search_type": SEARCH_TYPE})
-    exchanges = [_mapping_exchange(), failing, _search_exchange(local_lucene, seed_items, QUESTION, 5)]
+    exchanges = [_mapping_exchange(), failing, _search_exchange(local_lucene, seed_items, QUESTION, _asked(5))]
     with FakeOpenSearch(exchanges) as fake:
         console = Console(record=True, width=200, color_system=None)
         session = Session(Retriever.from_opensearch(fake.url, index=ALIAS), console)

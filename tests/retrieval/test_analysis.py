@@ -14,7 +14,7 @@ def test_question_words_punctuation_and_emoji_are_not_terms():
     question = analyzer.question("阿里巴巴花了多少钱入股新浪微博?")
     assert "新浪" in question.words
     assert "多少" not in question.terms
-    assert question.kind == AnswerKind.NUMBER
+    assert question.kind == AnswerKind.MONEY
 
 
 def test_same_terms_for_traditional_and_simplified():

@@ -69,7 +69,7 @@ def test_unanswerable_questions_abstain(seeds, question):
     answer = seeds.ask(question)
     assert answer.abstained
     assert answer.best_sentence is None
-    assert answer.reason in {"unknown-words", "low-coverage", "no-match"}
+    assert answer.reason in {"unknown-words", "low-coverage", "no-match", "uncertain"}
 
 
 def test_abstention_names_the_words_no_document_has(seeds):
@@ -97,13 +97,16 @@ def test_results_are_frozen(seeds):
 def test_seed_dev_metrics_meet_the_targets(shared):
     report = seed_report(evaluate_seeds(shared / "eval" / "seed_dev.jsonl", k=5), k=5)
     assert report["hit@1"] >= 0.90
-    assert report["hit@3"] >= 0.97
-    assert report["false_abstains"] <= 1
-    assert report["correct_abstains"] >= 5
+    assert report["headline"] >= 0.85
+    assert report["no_answer"] <= 1  # a reworded question is at most unsure, not turned away
+    assert report["answerable"] - report["answered"] <= 3
+    assert report["correct_abstains"] == report["unanswerable"]  # no near miss gets 答:
 
 
 def test_seeds_are_found_from_another_directory(tmp_path):
     script = "from retrieval import Retriever; r = Retriever(); print(len(r.documents))"
-    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "5"

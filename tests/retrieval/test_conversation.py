@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from retrieval import Outcome
 from retrieval.conversation import FollowUp
 from retrieval.evaluate_conversations import DEFAULT_CASES, evaluate
 
@@ -72,3 +73,12 @@ def test_the_two_turn_set_meets_its_targets(seeds):
 def test_a_follow_up_whose_own_word_is_nowhere_gets_no_answer(seeds):
     _, answer = _second(seeds, "微博月活跃用户有多少?", "其中多少是女性?")
     assert answer.abstained and "女性" in answer.missing_words
+
+
+def test_when_no_reading_is_answered_the_surest_shows_its_passages_as_related(seeds):
+    # "那Tango呢?" reads three ways; none is answered, the first would be turned away with no answer.
+    conversation, answer = _second(seeds, "阿里花了多少钱投资陌陌?", "那Tango呢?")
+    assert conversation.turns[-1].kind == FollowUp.SWAP
+    assert answer.outcome == Outcome.UNSURE and answer.best_sentence is None
+    assert "2.15亿美元入股美国聊天应用Tango" in answer.hits[0].text
+    assert seeds.ask(answer.searched).confidence >= seeds.ask("Tango花了多少钱投资陌陌?").confidence
