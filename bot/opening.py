@@ -55,3 +55,8 @@ def open_retriever(
 def history_file() -> Path:
     """Where the REPL keeps its history across runs."""
     return Path(platformdirs.user_data_dir(APP_NAME)) / "history"
+
+
+def telegram_state_file() -> Path:
+    """Where the Telegram bot keeps each chat's settings, filters, conversations and buttons."""
+    return Path(platformdirs.user_data_dir(APP_NAME)) / "telegram-state.sqlite3"

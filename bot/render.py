@@ -416,14 +416,15 @@ def html_answer(
     Passages are shortened around their highlighted words until the whole fits;
     cuts fall between pieces of text, never inside a tag or an entity.
     """
+    understood = html_understood(answer) if hits is None else ""
     if answer.outcome == Outcome.NO_ANSWER:
-        return "没有找到答案:" + html.escape(no_answer_text(answer, "/sources"))
+        return understood + "没有找到答案:" + html.escape(no_answer_text(answer, "/sources"))
     shown = list(hits if hits is not None else answer.hits)
-    head = ""
+    head = understood
     if answer.outcome == Outcome.UNSURE and hits is None:
-        head = f"<i>{html.escape(UNSURE_TEXT)}</i>\n\n"
+        head += f"<i>{html.escape(UNSURE_TEXT)}</i>\n\n"
     if answer.best_sentence and hits is None:
-        head = f"<b>答:</b> {html.escape(best_sentence_text(answer))}\n\n"
+        head += f"<b>答:</b> {html.escape(best_sentence_text(answer))}\n\n"
     budget: int | None = None
     while True:
         blocks = [html_hit(hit, number, budget) for number, hit in enumerate(shown, start=first_number)]
@@ -439,6 +440,21 @@ def html_answer(
                 budget = None
                 continue
             return (head + html_hit(shown[0], first_number, 60))[:limit]
+
+
+def html_understood(answer: Answer) -> str:
+    """"理解为: …" and a line break, when a follow-up was searched in other words; else nothing."""
+    if answer.searched is None or answer.searched == answer.question:
+        return ""
+    return f"<i>理解为: {html.escape(answer.searched)}</i>\n"
+
+
+def html_short_answer(answer: Answer) -> str:
+    """The best sentence and the citation of its passage only (groups that chose short answers)."""
+    if answer.abstained or answer.best_sentence is None or answer.best_sentence_hit is None:
+        return html_answer(answer)
+    citation = html_citation(answer.hits[answer.best_sentence_hit].citation)
+    return f"{html_understood(answer)}<b>答:</b> {html.escape(best_sentence_text(answer))}\n— {citation}"
 
 
 def html_context(context: Context, limit: int = TELEGRAM_LIMIT) -> str:
@@ -550,3 +566,104 @@ def html_sources_page(
             line = line[: width - 1] + "…"
         lines.append(f"{document.number}. {html.escape(line)}")
     return "\n".join(lines)
+
+
+# -- conversations, settings and filters in Telegram -----------------------------------
+
+NEW_CONVERSATION = "好的,重新开始:下一个问题不再接着之前的回答理解。"
+FILTERS_CLEARED = "已清除筛选条件,之后的问题在全部文档中查找。"
+FILTERS_HINT = "可以用 /clear 清除筛选条件。"
+NO_FILTERS = "没有筛选条件:问题在全部文档中查找。可以用 /since 年份 或 /source 来源 缩小范围。"
+SETTINGS_SAVED = "已保存"
+
+
+def telegram_since_usage(error: str | None = None) -> str:
+    usage = "用法: /since 年份,例如 /since 2015(也可以写 2015-07 或 2015-07-10),只在此日期及以后的文档中查找。"
+    return f"{error}\n{usage}" if error else usage
+
+
+def telegram_source_filter_usage(count: int) -> str:
+    return (
+        f"用法: /source 编号 查看某篇文档(1 到 {count});/source 来源名称(例如 /source 易商讯)"
+        "只在该来源的文档中查找。"
+    )
+
+
+def telegram_unknown_source(name: str, known: Sequence[str]) -> str:
+    listed = "、".join(known[:10]) if known else "(文档都没有注明来源)"
+    return f"没有来源包含「{name}」的文档,筛选条件没有改变。已知的来源: {listed}"
+
+
+def telegram_filters(since: str | None, sources: Sequence[str], matching: int, total: int) -> str:
+    """What /filters shows, and what /since and /source confirm."""
+    if since is None and not sources:
+        return NO_FILTERS
+    parts = []
+    if sources:
+        parts.append("来源包含「" + "」或「".join(sources) + "」")
+    if since is not None:
+        parts.append(f"日期不早于 {since}(没有日期的文档不算)")
+    text = f"筛选条件: {';'.join(parts)}。符合条件的文档 {matching}/{total} 篇。/clear 清除。"
+    if matching == 0:
+        text += " 现在没有文档符合,所有问题都会没有答案。"
+    return text
+
+
+def html_settings(k: int, style: str | None, default_k: int) -> str:
+    """/settings: the chat's choices (`style` only in groups), changed with the buttons below."""
+    lines = ["<b>设置</b>(点击下面的按钮修改)", f"每个回答显示的段落数: {k}(默认 {default_k})"]
+    if style is not None:
+        lines.append("群组里的回答: " + ("简短(只有答句和出处)" if style == "short" else "完整(答句和各段落)"))
+    return "\n".join(lines)
+
+
+# -- inline mode (@bot 问题 in any chat) ---------------------------------------------------
+
+INLINE_TITLE_LIMIT = 64  # Telegram shows one line of the title; longer ones are cut by the client anyway
+INLINE_DESCRIPTION_LIMIT = 160  # two or three lines under the title
+
+
+def _cut(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def inline_title(hit: Hit) -> str:
+    return _cut(citation_head(hit.citation), INLINE_TITLE_LIMIT)
+
+
+def inline_description(answer: Answer, number: int) -> str:
+    """The headline for the passage it comes from, the start of the passage for the others."""
+    hit = answer.hits[number - 1]
+    if answer.best_sentence_hit == number - 1 and answer.best_sentence:
+        return _cut("答: " + answer.best_sentence, INLINE_DESCRIPTION_LIMIT)
+    return _cut(hit.display_text, INLINE_DESCRIPTION_LIMIT)
+
+
+def html_inline_answer(answer: Answer, number: int, limit: int = TELEGRAM_LIMIT) -> str:
+    """The message an inline result sends: the question, the headline, then passage `number` with its citation."""
+    head = f"<b>问:</b> {html.escape(_cut(answer.question, 300))}\n"
+    if answer.best_sentence:
+        head += f"<b>答:</b> {html.escape(best_sentence_text(answer))}\n"
+    hit = answer.hits[number - 1]
+    budget: int | None = None
+    while True:
+        message = head + "\n" + html_hit(hit, number, budget)
+        if len(message) <= limit:
+            return message
+        budget = max(60, (budget or len(hit.display_text)) * 3 // 4)
+
+
+INLINE_NO_ANSWER_TITLE = "没有找到答案"
+INLINE_INVALID_TITLE = "无法检索这个问题"
+
+
+def inline_no_answer(answer: Answer) -> str:
+    return _cut(no_answer_text(answer, "/sources"), INLINE_DESCRIPTION_LIMIT)
+
+
+def html_inline_no_answer(answer: Answer) -> str:
+    """What "没有找到答案" sends when picked: the question and why the documents do not answer it."""
+    return f"<b>问:</b> {html.escape(_cut(answer.question, 300))}\n没有找到答案:" + html.escape(
+        no_answer_text(answer, "/sources")
+    )

@@ -13,6 +13,7 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from bot.telegram_settings import DEFAULT_QUESTIONS_PER_MINUTE
@@ -41,6 +42,11 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-questions", action="store_true", help="在日志中记录问题原文(默认不记录)")
     parser.add_argument("--metrics-port", type=int, help="在此端口提供 /healthz 和 /metrics(Prometheus 格式);默认不开")
     parser.add_argument("--metrics-listen", default="127.0.0.1", help="/metrics 的监听地址(默认 127.0.0.1)")
+    parser.add_argument(
+        "--state",
+        help="保存各聊天的设置、筛选条件、对话和按钮的 SQLite 文件(默认在用户数据目录;也可用 TELEGRAM_STATE_FILE)",
+    )
+    parser.add_argument("--no-state", action="store_true", help="不保存状态:重启后设置、筛选条件和按钮都会失效")
 
 
 class RedactingFormatter(logging.Formatter):
@@ -94,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     # python-telegram-bot is imported here, not at the top: the terminal commands never pay for it.
     from telegram.error import InvalidToken, NetworkError, TelegramError
 
-    from bot.opening import open_retriever
+    from bot.opening import open_retriever, telegram_state_file
     from bot.reloading import watch
     from bot.telegram_bot import ALLOWED_UPDATES, build_application
     from bot.telegram_settings import BotSettings
@@ -124,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
     except RetrievalError as error:
         print(f"错误: {error}", file=sys.stderr)
         return 2
+    state_file = Path(args.state or os.environ.get("TELEGRAM_STATE_FILE") or telegram_state_file()).expanduser()
     settings = BotSettings(
         k=args.k,
         allowed_ids=allowed,
@@ -131,9 +138,14 @@ def run(args: argparse.Namespace) -> int:
         log_questions=args.log_questions,
         metrics_port=args.metrics_port,
         metrics_listen=args.metrics_listen,
+        state_path=None if args.no_state else state_file,
     )
     base_url = args.base_url or os.environ.get("TELEGRAM_BASE_URL")
-    application = build_application(token, retriever, settings, base_url=base_url)
+    try:
+        application = build_application(token, retriever, settings, base_url=base_url)
+    except OSError as error:  # the state file cannot be opened
+        print(f"错误: {error}", file=sys.stderr)
+        return 2
     reloader = watch(retriever, args.reload_interval)  # new documents are answered from without a restart
     try:
         if args.webhook_url:

@@ -1,41 +1,12 @@
-"""What the bot remembers about its answers: short ids for buttons, and which message answered which question."""
+"""Which message answered which question, so that editing a question updates its answer.
+
+Kept in memory only: after a restart an edited question gets a new answer instead.
+(Button ids and conversations are per chat, in bot/telegram_chats.py.)
+"""
 
 from __future__ import annotations
 
-import secrets
 from collections import OrderedDict
-from dataclasses import dataclass
-
-from retrieval import Hit
-
-
-@dataclass
-class ShownAnswer:
-    """An answer whose buttons may still be pressed."""
-
-    question: str
-    hits: list[Hit]  # every passage shown so far for this question, numbered from 1
-
-
-class AnswerMemory:
-    """Short ids for answers, so buttons carry a few bytes and never the question."""
-
-    def __init__(self, capacity: int) -> None:
-        self._capacity = capacity
-        self._answers: OrderedDict[str, ShownAnswer] = OrderedDict()
-
-    def remember(self, shown: ShownAnswer) -> str:
-        key = secrets.token_urlsafe(6)  # 8 characters
-        self._answers[key] = shown
-        while len(self._answers) > self._capacity:
-            self._answers.popitem(last=False)
-        return key
-
-    def get(self, key: str) -> ShownAnswer | None:
-        shown = self._answers.get(key)
-        if shown is not None:
-            self._answers.move_to_end(key)
-        return shown
 
 
 class AnswerMessages:

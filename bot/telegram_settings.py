@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 DEFAULT_QUESTIONS_PER_MINUTE = 20
 
@@ -33,7 +34,10 @@ class BotSettings:
     k: int  # passages per answer; the CLI owns the default
     allowed_ids: frozenset[int] | None = None  # chat or user ids; None lets everyone in
     questions_per_minute: int = DEFAULT_QUESTIONS_PER_MINUTE
-    remembered_answers: int = 2000  # answers whose buttons still work, and whose questions can be edited
+    remembered_answers: int = 2000  # questions whose edit updates their answer (in memory only)
+    remembered_per_chat: int = 100  # answers per chat whose buttons still work and whose replies are follow-ups
+    remembered_conversations: int = 1000  # conversations kept in memory; others are rebuilt from their last turn
+    state_path: Path | None = None  # SQLite file for chat settings, filters, turns and buttons; None: memory only
     workers: int = 8  # updates handled at once; the rest wait in a fair queue
     log_questions: bool = False  # put question text in the log (off: it is the users' data)
     metrics_port: int | None = None

@@ -2,8 +2,11 @@
 
 It speaks just enough of the Bot API for python-telegram-bot's real HTTP stack:
 getMe, deleteWebhook, setWebhook, getUpdates (long polling from a queue, honouring the
-offset), sendMessage, editMessageText, answerCallbackQuery, setMyCommands,
-sendChatAction, leaveChat. It records every call (`calls`) and every message it
+offset), sendMessage, editMessageText, answerCallbackQuery, answerInlineQuery,
+setMyCommands, sendChatAction, leaveChat; `inline_query(...)` queues an inline query,
+and answerInlineQuery is refused with 400, as Telegram would, when its results break
+the Bot API's rules (at most 50, ids of 1-64 bytes, unique, message text of 1-4096
+characters, a title). It records every call (`calls`) and every message it
 accepted (`delivered`), and injects the faults real Telegram produces:
 
 - `fail_next(method, kinds...)`: the next calls fail with "429" (retry_after 1), "500",
@@ -188,6 +191,14 @@ class FakeBotApi:
             }
         )
 
+    def inline_query(self, user_id: int, query: str, chat_type: str = "private") -> dict:
+        """The user types "@bot query" in a chat (`chat_type`: the kind of chat they type in)."""
+        user = {"id": user_id, "is_bot": False, "first_name": "用户"}
+        return self.push(
+            {"inline_query": {"id": f"iq{next(self._update_ids)}", "from": user, "query": query, "offset": "",
+                              "chat_type": chat_type}}
+        )["inline_query"]
+
     def sent(self, chat_id: int | None = None, method: str = "sendMessage") -> list[dict]:
         with self._condition:
             calls = [c for c in self.calls if c.method == method]
@@ -260,6 +271,9 @@ class FakeBotApi:
         if (method == "sendMessage" and reply_to.get("message_id") in self.deleted
                 and not reply_to.get("allow_sending_without_reply")):
             return self._reply(handler, 400, {"ok": False, "error_code": 400, "description": "Bad Request: message to be replied not found"})
+        problem = _inline_answer_problem(params) if method == "answerInlineQuery" else None
+        if problem is not None:
+            return self._reply(handler, 400, {"ok": False, "error_code": 400, "description": f"Bad Request: {problem}"})
         result = getattr(self, f"_api_{method}", None)
         if result is None:
             return self._reply(handler, 404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"})
@@ -317,6 +331,9 @@ class FakeBotApi:
     def _api_leaveChat(self, params: dict) -> bool:
         return True
 
+    def _api_answerInlineQuery(self, params: dict) -> bool:
+        return True
+
     def _api_getUpdates(self, params: dict) -> list[dict]:
         offset = int(params.get("offset") or 0)
         timeout = float(params.get("timeout") or 0)
@@ -358,13 +375,35 @@ def _parse(body: bytes, content_type: str) -> dict:
     if "json" in content_type:
         return json.loads(body)
     fields = {k: v[-1] for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()}
-    for key in ("reply_markup", "reply_parameters", "commands", "allowed_updates", "link_preview_options", "entities"):
+    for key in ("reply_markup", "reply_parameters", "commands", "allowed_updates", "link_preview_options", "entities",
+                "results"):
         if key in fields:
             try:
                 fields[key] = json.loads(fields[key])
             except json.JSONDecodeError:
                 pass
     return fields
+
+
+def _inline_answer_problem(params: dict) -> str | None:
+    """Why Telegram would refuse this answerInlineQuery, or None (the Bot API's documented limits)."""
+    results = params.get("results")
+    if not isinstance(results, list):
+        return "results must be a JSON array"
+    if len(results) > 50:
+        return f"too many inline query results ({len(results)} > 50)"
+    ids = [str(r.get("id", "")) for r in results]
+    if len(set(ids)) != len(ids):
+        return "duplicate result id"
+    for result in results:
+        if not 1 <= len(str(result.get("id", "")).encode()) <= 64:
+            return "RESULT_ID_INVALID"
+        if not result.get("title"):
+            return "inline query result title must be non-empty"
+        content = result.get("input_message_content") or {}
+        if not 1 <= len(content.get("message_text", "")) <= 4096:
+            return "MESSAGE_TOO_LONG" if content.get("message_text") else "message text is empty"
+    return None
 
 
 def _entities(text: str) -> list[dict]:

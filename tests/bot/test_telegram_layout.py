@@ -12,10 +12,12 @@ ORDER = (
     "bot.telegram_metrics",
     "bot.telegram_limiter",
     "bot.telegram_memory",
+    "bot.telegram_chats",
     "bot.render",
     "bot.telegram_transport",
     "bot.telegram_scheduler",
     "bot.telegram_handlers",
+    "bot.telegram_persistence",
     "bot.telegram_bot",
     "bot.opening",  # the shared "open the collection" helper (not Telegram), used by the CLI
     "bot.reloading",  # live reload, shared with the REPL (not Telegram)

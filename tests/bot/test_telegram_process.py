@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -32,8 +35,9 @@ def _start(bot_env, *args: str, token: str | None = TOKEN) -> subprocess.Popen:
     )
 
 
-async def test_runs_answers_and_stops_cleanly_on_sigterm_without_leaking_the_token(api, bot_env):
-    process = _start(bot_env, "--base-url", api.url)
+async def test_runs_answers_and_stops_cleanly_on_sigterm_without_leaking_the_token(api, bot_env, tmp_path):
+    state = tmp_path / "state.sqlite3"
+    process = _start(bot_env, "--base-url", api.url, "--state", str(state))
     try:
         await api.wait_for(lambda: api.called("setMyCommands"), timeout=60)
         api.user_message(4001, "腾讯模仿泡泡堂做了哪个游戏?")
@@ -49,6 +53,11 @@ async def test_runs_answers_and_stops_cleanly_on_sigterm_without_leaking_the_tok
     assert TOKEN not in stdout + stderr
     assert TOKEN.split(":")[1] not in stdout + stderr
     assert "Traceback" not in stderr
+    # The chat's state was written at the stop: the answer's turn and its buttons.
+    with closing(sqlite3.connect(state)) as connection:
+        rows = connection.execute("SELECT chat_id, data FROM chat_data").fetchall()
+    assert [chat for chat, _ in rows] == [4001]
+    assert set(json.loads(rows[0][1])) >= {"turns", "answers", "last"}
 
 
 async def test_sigint_stops_it_too(api, bot_env):
@@ -61,6 +70,18 @@ async def test_sigint_stops_it_too(api, bot_env):
         process.kill()
     assert process.returncode == 0, stderr
     assert TOKEN not in stderr
+
+
+def test_a_state_file_that_is_not_sqlite_is_one_clear_line(bot_env, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("这不是数据库。" * 200, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "telegram", "--state", str(notes)], env={**bot_env, "TELEGRAM_BOT_TOKEN": TOKEN},
+        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "notes.txt" in result.stderr and "--state" in result.stderr
+    assert notes.read_text(encoding="utf-8") == "这不是数据库。" * 200  # untouched
 
 
 def test_missing_token_is_one_clear_line(bot_env):
