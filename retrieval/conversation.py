@@ -72,18 +72,24 @@ def names(analyzer: Analyzer, text: str) -> list[str]:
     return found
 
 
-def _subject_words(analyzer: Analyzer, text: str) -> list[str]:
+def _subject_words(analyzer: Analyzer, text: str, names_only: bool = False) -> list[str]:
     """What a question may be about, likeliest first: its names, then runs of single characters
     (a name jieba does not know, such as 陌陌, falls apart into them), then its other words."""
     words = list(analyzer.question(text).words)
     found = names(analyzer, text)
     normalized = normalize(text)
-    runs = []
-    for word in re.findall(r"[\u3400-\u9fff]{2,}", normalized):
-        pieces = [w for w, _ in analyzer.tagged(word)]
-        run = "".join(w for w in pieces if len(w) == 1 and analyzer.is_content(w))
-        if len(run) >= 2 and run in normalized and run not in found:
+    runs: list[str] = []
+    run = ""
+    # Adjacent single characters ("陌", "陌"), flushed at any longer word or punctuation.
+    for piece, _ in analyzer.tagged(normalized) + [("", "")]:
+        if len(piece) == 1 and analyzer.is_content(piece) and re.match(r"[\u3400-\u9fff]", piece):
+            run += piece
+            continue
+        if len(run) >= 2 and run not in found and run not in runs:
             runs.append(run)
+        run = ""
+    if names_only:
+        return found + runs
     rest = [w for w in words if w not in found and len(w) >= 2 and not any(w in r for r in runs)]
     return found + runs + rest
 
@@ -125,7 +131,8 @@ class Conversation:
         if swap and not re.search(r"[多少几谁什么哪]", swap.group("entity")):
             entity = swap.group("entity")
             entity = re.sub(r"^(?:那么?)", "", entity) or entity
-            targets = [w for w in _subject_words(self._analyzer, before) if w != normalize(entity)]
+            # An entity stands in for an entity: "那腾讯呢?" never replaces "股份" or "每天".
+            targets = [w for w in _subject_words(self._analyzer, before, names_only=True) if w != normalize(entity)]
             readings = [_replace_word(before, target, entity) for target in targets]
             readings = [r for r in readings if r != before]
             if readings:
