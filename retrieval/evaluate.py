@@ -30,10 +30,11 @@ from pathlib import Path
 
 from retrieval import Retriever
 from retrieval.analysis import normalize
+from retrieval.answer_training import DATA_FILES, read_questions
 from retrieval.results import Answer, Outcome
 from retrieval.seeds import seeds_folder
 
-BENCHMARK_FILES = ("cmrc2018_dev.json", "DRCD_dev.json")
+BENCHMARK_FILES = DATA_FILES
 DOMAIN = Path(__file__).resolve().parent.parent / "eval" / "domain"
 
 
@@ -136,20 +137,8 @@ def print_seed_report(title: str, results: list[SeedResult], k: int, verbose: bo
 
 def load_benchmark(data: Path) -> tuple[list[str], list[tuple[str, int, str]]]:
     """Distinct paragraphs of both files, and (question, paragraph index, file) triples."""
-    paragraphs: list[str] = []
-    index: dict[str, int] = {}
-    questions = []
-    for name in BENCHMARK_FILES:
-        content = json.loads((data / name).read_text("utf-8"))
-        for article in content["data"]:
-            for paragraph in article["paragraphs"]:
-                context = paragraph["context"]
-                if context not in index:
-                    index[context] = len(paragraphs)
-                    paragraphs.append(context)
-                for qa in paragraph["qas"]:
-                    questions.append((qa["question"], index[context], name))
-    return paragraphs, questions
+    paragraphs, records = read_questions(data)
+    return paragraphs, [(r["question"], r["gold"], r["source"]) for r in records]
 
 
 def evaluate_benchmark(data: Path, depth: int = 10, ranking: str = "exact") -> dict[str, dict[str, float]]:

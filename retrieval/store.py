@@ -547,7 +547,12 @@ def is_fresh(loaded: LoadedIndex, folder: Path, follow_links: bool = False) -> b
 
 def changed_files(loaded: LoadedIndex, folder: Path, follow_links: bool = False) -> tuple[str, ...]:
     """The documents (and catalog) added, removed or changed since the index was built, sorted."""
-    known = {s.name: s for s in loaded.stamps}
+    return _changed_names(loaded.stamps, folder, follow_links)
+
+
+def _changed_names(stamps: list[FileStamp], folder: Path, follow_links: bool) -> tuple[str, ...]:
+    """The names whose stamp differs from `stamps` now (only files whose size or time changed are read)."""
+    known = {s.name: s for s in stamps}
     now = {s.name: s for s in folder_stamps(folder, known, follow_links)}
     return tuple(sorted(name for name in known.keys() | now.keys() if known.get(name) != now.get(name)))
 
@@ -722,10 +727,7 @@ def _changes(before: list[FileStamp], after: list[FileStamp]) -> Changes:
 
 def folder_changed(opened: OpenedIndex, folder: Path, follow_links: bool = False) -> bool:
     """True when the folder's files differ from the ones `opened` was built from (reads only changed files)."""
-    if opened.stamps is None:
-        return False
-    known = {s.name: s for s in opened.stamps}
-    return folder_stamps(folder, known, follow_links) != opened.stamps
+    return opened.stamps is not None and bool(_changed_names(opened.stamps, folder, follow_links))
 
 
 def open_folder(
