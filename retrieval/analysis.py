@@ -94,6 +94,28 @@ def answer_kind(normalized_question: str) -> AnswerKind:
     return AnswerKind.ANY
 
 
+_KIND_PATTERNS = {
+    AnswerKind.YEAR: _YEAR, AnswerKind.WHEN: _WHEN, AnswerKind.MONEY: _MONEY, AnswerKind.NUMBER: _NUMBER,
+    AnswerKind.WHO: _WHO, AnswerKind.WHERE: _WHERE,
+}
+
+
+def kind_phrase(normalized_question: str, kind: AnswerKind) -> tuple[int, int] | None:
+    """The stretch of the question that says what kind of answer it asks for ("花了多少钱"), if any."""
+    pattern = _KIND_PATTERNS.get(kind)
+    if pattern is None:
+        return None
+    spans = [m.span() for i in range(len(normalized_question)) if (m := pattern.match(normalized_question, i))]
+    if not spans:
+        return None
+    # The first phrase, with the ones overlapping it ("花了多少" and "多少钱").
+    start, end = spans[0]
+    for s, e in spans[1:]:
+        if s < end:
+            end = max(end, e)
+    return start, end
+
+
 @dataclass(frozen=True)
 class Token:
     """A content word of a text and its span in the original text."""

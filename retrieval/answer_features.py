@@ -18,7 +18,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from retrieval.analysis import Analyzer, AnswerKind, Question
+from retrieval.analysis import Analyzer, AnswerKind, Question, kind_phrase
 from retrieval.text import NOISE, Span, ends_sentence, has_cjk, normalize, sentence_spans
 
 # A dictionary word found only as scattered characters is weaker evidence.
@@ -50,6 +50,8 @@ _FULL_DATE = re.compile(r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}")
 _CLAUSE = re.compile(r"[^,，;；:：]+[,，;；:：]?")
 _OPENERS = {"(": ")", "（": "）", "「": "」", "『": "』", "“": "”", "《": "》", "[": "]", "【": "】"}
 _TRAILING = ",，、;；:：—-·"
+# A sentence that goes on about the passage's topic without naming it.
+_REFERS_BACK = re.compile(r"[\s\"“「『(（]*(?:此|该|这|本|其|他|她|它|后来|之后|随后|同年|当时)")
 
 
 def fits(kind: AnswerKind, normalized_text: str) -> bool:
@@ -97,6 +99,8 @@ class QuestionProfile:
     neighbours: tuple[str, ...]  # content words right before and after the question word
     total: float  # the sum of the weights
     terms: tuple[tuple[str, float, float], ...]  # (word, weight, partial) for the hot loop of `coverage`
+    # Words of the phrase saying what kind of answer is asked for ("花了多少钱": 花, 钱), with their weights.
+    kind_words: tuple[tuple[str, float], ...] = ()
 
     @property
     def missing_share(self) -> float:
@@ -144,6 +148,8 @@ def profile_question(
     kept = "".join(c for c in normalized if c.isalnum())
     bigrams = frozenset(kept[i : i + 2] for i in range(len(kept) - 1))
     weights = tuple(weight(w) for w in ordered)
+    phrase = kind_phrase(normalized, question.kind)
+    in_phrase = {w for w, s, e in located if phrase and s >= phrase[0] and e <= phrase[1]}
     partial = tuple((PARTIAL_CREDIT / len(w) if has_cjk(w) and len(w) > 1 else 0.0) for w in ordered)
     return QuestionProfile(
         normalized=normalized,
@@ -158,6 +164,7 @@ def profile_question(
         neighbours=tuple(neighbours),
         total=sum(weights),
         terms=tuple(zip(ordered, weights, partial, strict=True)),
+        kind_words=tuple((w, g) for w, g in zip(ordered, weights, strict=True) if w in in_phrase),
     )
 
 
@@ -177,6 +184,18 @@ def coverage(profile: QuestionProfile, text: str) -> float:
         elif partial:
             covered += weight * partial * sum(c in text for c in word)
     return covered / total
+
+
+def answer_coverage(profile: QuestionProfile, text: str) -> float:
+    """`coverage`, with the words that ask for a kind of answer counted as held when the text holds
+    that kind of thing: "花了多少钱" is answered by "5.86亿美元", which repeats neither 花 nor 钱."""
+    covered = coverage(profile, text)
+    if not profile.kind_words or not profile.total:
+        return covered
+    lacking = sum(g for w, g in profile.kind_words if w not in text)
+    if lacking and fits(profile.kind, text):
+        covered += lacking / profile.total
+    return min(covered, 1.0)
 
 
 def bigram_share(profile: QuestionProfile, text: str) -> float:
@@ -372,6 +391,11 @@ SENTENCE_FEATURES = (
     "kind_absent_coverage",
     "before_coverage",
     "after_coverage",
+    "local_coverage",
+    "topic_free_coverage",
+    "topic_free_ratio",
+    "refers_back",
+    "first_when_asked_beyond_topic",
 )
 
 
@@ -382,7 +406,7 @@ def sentence_features(profile: QuestionProfile, sentences: Sequence[Sentence], p
     `passage_of[i]` indexes `passage_cover` and `texts` (original passage texts).
     """
     rows = np.zeros((len(sentences), len(SENTENCE_FEATURES)))
-    covers = [coverage(profile, s.normalized) for s in sentences]
+    covers = [answer_coverage(profile, s.normalized) for s in sentences]
     # The coverage of the sentences just before and after (single sentences of the same passage).
     single = {(passage_of[i], s.position): covers[i] for i, s in enumerate(sentences) if not s.pair}
     context = [
@@ -393,6 +417,10 @@ def sentence_features(profile: QuestionProfile, sentences: Sequence[Sentence], p
         for i, s in enumerate(sentences)
     ]
     best = max(covers, default=0.0) or 1.0
+    local, topic_free, beyond = _within_passage(profile, sentences, passage_of)
+    best_free: dict[int, float] = {}
+    for i, passage in enumerate(passage_of):
+        best_free[passage] = max(best_free.get(passage, 0.0), topic_free[i])
     for i, sentence in enumerate(sentences):
         text = sentence.normalized
         present, absent = _kind_flags(profile, text)
@@ -419,8 +447,52 @@ def sentence_features(profile: QuestionProfile, sentences: Sequence[Sentence], p
             absent * covers[i],
             context[i][0],
             context[i][1],
+            local[i],
+            topic_free[i],
+            topic_free[i] / best_free[passage_of[i]] if best_free[passage_of[i]] else 0.0,
+            float(bool(_REFERS_BACK.match(text))),
+            float(sentence.position == 0) * beyond[passage_of[i]],
         )
     return rows
+
+
+def _within_passage(
+    profile: QuestionProfile, sentences: Sequence[Sentence], passage_of: Sequence[int]
+) -> tuple[list[float], list[float], dict[int, float]]:
+    """Per sentence: its coverage with each word weighed by how few sentences of its passage hold it,
+    and its coverage by words the passage's first sentence does not hold; per
+    passage, the share of the question's weight in words the passage holds
+    only after its first sentence (the question asks beyond the topic).
+
+    A passage names its topic once, up front, and its later sentences say
+    things about it without repeating the name; a question repeats the name.
+    Across passages the name tells which passage; within one it tells little.
+    """
+    singles: dict[int, list[str]] = {}
+    for sentence, passage in zip(sentences, passage_of, strict=True):
+        if not sentence.pair:
+            singles.setdefault(passage, []).append(sentence.normalized)
+    weighed: dict[int, tuple[list[tuple[str, float]], list[tuple[str, float]]]] = {}
+    for passage, texts in singles.items():
+        n = len(texts)
+        local, later = [], []
+        for word, weight, _ in profile.terms:
+            held = sum(1 for t in texts if word in t)
+            if held:
+                local.append((word, weight * math.log1p(n / held)))
+                if word not in texts[0]:
+                    later.append((word, weight))
+        weighed[passage] = (local, later)
+    total = profile.total or 1.0
+    beyond = {p: sum(w for _, w in later) / total for p, (_, later) in weighed.items()}
+    local_out, later_out = [], []
+    for sentence, passage in zip(sentences, passage_of, strict=True):
+        local, later = weighed.get(passage, ([], []))
+        text = sentence.normalized
+        whole = sum(w for _, w in local)
+        local_out.append(sum(w for word, w in local if word in text) / whole if whole else 0.0)
+        later_out.append(sum(w for word, w in later if word in text) / total)
+    return local_out, later_out, beyond
 
 
 def headline_text(text: str, span: Span) -> str:

@@ -177,8 +177,12 @@ def evaluate_benchmark(data: Path, depth: int = 10, ranking: str = "exact") -> d
 
 
 def print_model_report(data: Path) -> None:
-    from retrieval.answer_training import build_examples, cross_validate, summary
+    from retrieval.answer_training import build_examples, cross_validate, summary, training_available
 
+    missing = training_available()
+    if missing:
+        print(f"answer model: not cross-validated. {missing}")
+        return
     started = time.perf_counter()
     examples = build_examples(data, progress=False)
     results = cross_validate(examples, progress=False)
