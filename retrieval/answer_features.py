@@ -37,6 +37,7 @@ _DATE_LIKE = re.compile(
 _NUMBER_LIKE = re.compile(r"\d|[零一二两三四五六七八九十百千万亿半几数]")
 _MONEY_LIKE = re.compile(
     r"[\d零一二两三四五六七八九十百千万亿半几数]\s*[万亿千百]*\s*(?:美元|美金|元|英镑|镑|欧元|日元|港元|港币|人民币|块钱|块)|免费"
+    r"|[$¥￥€£]\s*\d"
 )
 _PLACE_LIKE = re.compile(r"[省市县州区镇村国洲岛山河湖海港湾]|位于|在")
 # The question word itself: the words right before and after it in the question

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -115,7 +116,21 @@ class Linear:
 
 
 # Kinds whose answer is always written with digits or numerals: a sentence holding none cannot state it.
-STRICT_KINDS = (AnswerKind.YEAR, AnswerKind.NUMBER)
+STRICT_KINDS = (AnswerKind.YEAR, AnswerKind.NUMBER, AnswerKind.MONEY)
+
+
+def strict_kind(profile: QuestionProfile) -> AnswerKind | None:
+    """The question's kind when its answer must be written with digits or numerals.
+
+    A money question counts only when it asks for an amount (多少钱, 几元): "谁提供了申请费用"
+    mentions money and asks for a person.
+    """
+    if profile.kind == AnswerKind.MONEY and not _ASKS_AMOUNT.search(profile.normalized):
+        return None
+    return profile.kind if profile.kind in STRICT_KINDS else None
+
+
+_ASKS_AMOUNT = re.compile(r"多少|几")
 
 
 @dataclass(frozen=True)
@@ -370,8 +385,9 @@ def trace(
     if model.confidence is None:
         return result
     result.confidence = _sigmoid(float(model.confidence.logits(result.confidence_row[None, :])[0]))
-    if kind_absent and profile.kind in model.kind_caps:
-        result.confidence = min(result.confidence, model.kind_caps[profile.kind])
+    strict = strict_kind(profile)
+    if kind_absent and strict is not None and strict in model.kind_caps:
+        result.confidence = min(result.confidence, model.kind_caps[strict])
     dateline = _dateline(profile, result, chosen[0])
     if dateline is not None:
         # "When was this article published?" is answered by the article's dateline,

@@ -37,6 +37,7 @@ from retrieval.answer_model import (
     Linear,
     Trees,
     outcome_for,
+    strict_kind,
     trace,
 )
 from retrieval.results import Outcome
@@ -401,13 +402,14 @@ def kind_caps(examples: Sequence[Example], model: AnswerModel) -> dict[str, floa
     absent = SENTENCE_FEATURES.index("kind_absent")
     counts = {kind: [0, 0] for kind in STRICT_KINDS}
     for ex in examples:
-        if ex.augmented or ex.profile.kind not in counts:
+        kind = strict_kind(ex.profile)
+        if ex.augmented or kind is None:
             continue
         t = ex.trace(model)
         if t.best is None or t.headline_rows is None or not t.headline_rows[t.best, absent]:
             continue
-        counts[ex.profile.kind][0] += _headline_right(ex, t)
-        counts[ex.profile.kind][1] += 1
+        counts[kind][0] += _headline_right(ex, t)
+        counts[kind][1] += 1
     return {str(kind): round((right + 1) / (n + 2), 4) for kind, (right, n) in counts.items()}
 
 

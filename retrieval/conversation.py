@@ -160,19 +160,23 @@ class Conversation:
         return FollowUp.STANDALONE, [text], None
 
     def _choose(self, readings: list[str], required: str | None, k: int, own: tuple[str, ...] = ()) -> Answer:
-        """The first reading the documents answer (holding `required`, knowing `own` words); else the surest
+        """The surest reading the documents answer (holding `required`, knowing `own` words); else the surest
         unsure one; else an honest no.
 
-        Readings come in order of preference. An unsure reading before the
-        answered one, whose best passage is the one the answered reading's
-        headline comes from, is how the follow-up was meant: the answer is the
-        surer reading's, understood as the earlier one. When no reading is
+        Every reading is asked: "那Tango呢?" after "阿里花了多少钱投资陌陌?" reads
+        as Tango investing in 陌陌 or as 阿里 investing in Tango, and both may be
+        answered, the second with more confidence. Readings come in order of
+        preference: an unsure reading before the answered one, whose best passage
+        is the one the answered reading's headline comes from, is how the
+        follow-up was meant: the answer is the surer reading's, understood as the
+        earlier one. When no reading is
         answered, the unsure reading with the highest confidence shows the
         passages most likely to hold the answer (as related, with no claim).
         """
         first: Answer | None = None
         surest: Answer | None = None
         preferred: Answer | None = None  # the first unsure reading
+        chosen: Answer | None = None  # the surest answered reading
         unknown_own = False
         for reading in readings:
             answer = replace(self._ask(reading, k), searched=reading)
@@ -188,10 +192,14 @@ class Conversation:
             if not knows_own:
                 unknown_own = True
                 continue
-            if required is None or _mentions(answer, required):
-                if preferred is not None and _same_passage(preferred, answer):
-                    return replace(answer, searched=preferred.searched)
-                return answer
+            if (required is None or _mentions(answer, required)) and (
+                chosen is None or answer.confidence > chosen.confidence
+            ):
+                chosen = answer
+        if chosen is not None:
+            if preferred is not None and _same_passage(preferred, chosen):
+                return replace(chosen, searched=preferred.searched)
+            return chosen
         if surest is not None:
             return surest
         assert first is not None

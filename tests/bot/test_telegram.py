@@ -100,13 +100,13 @@ async def test_unanswerable_question_says_so_and_suggests_sources(api, bot):
 
 
 async def test_an_unsure_answer_shows_related_passages_with_buttons_and_more_repeats_none(api, bot):
-    # Unsure on the seeds: the Tango passage is first, but the model does not claim it answers.
-    api.user_message(PRIVATE, "阿里花了多少钱投资Tango?")
+    # Unsure on the seeds: they tell of the investment in 陌陌 but not its price.
+    api.user_message(PRIVATE, "阿里花了多少钱投资陌陌?")
     reply = (await api.wait_for(lambda: _replies(api, PRIVATE)))[0]
     text = _visible(reply["text"])
     assert "答:" not in text and not reply["text"].startswith("没有找到答案")
     assert text.startswith(render.UNSURE_TEXT)
-    assert "Tango" in text.split("[2]")[0]
+    assert "陌陌" in text.split("[2]")[0]
     buttons = {b["text"]: b["callback_data"] for row in reply["reply_markup"]["inline_keyboard"] for b in row}
     assert list(buttons) == ["全文 1", "全文 2", "全文 3", "更多"]
     bot_message = {"message_id": 5001, "date": int(time.time()), "chat": {"id": PRIVATE, "type": "private", "first_name": "用户"},
