@@ -133,6 +133,10 @@ def _nfkc_one(match: re.Match[str]) -> str:
     return _NFKC[ord(match.group())]
 
 
+# The full-width punctuation of most Chinese text, replaced in C before the regex looks for the rest.
+_COMMON_WIDE = tuple((char, unicodedata.normalize("NFKC", char)) for char in "，：；！？（）")
+
+
 def _folded(text: str) -> str:
     """Conversion noise out, then NFKC and case folding of the whole text.
 
@@ -145,7 +149,12 @@ def _folded(text: str) -> str:
     text = replace_surrogates(text)
     if "(" in text or "（" in text:
         text = NOISE.sub("", text)
-    pieces = _NFKC_MAY_CHANGE.sub(_nfkc_one, text)
+    pieces = text
+    for wide, narrow in _COMMON_WIDE:
+        if wide in pieces:
+            pieces = pieces.replace(wide, narrow)
+    if _NFKC_MAY_CHANGE.search(pieces):
+        pieces = _NFKC_MAY_CHANGE.sub(_nfkc_one, pieces)
     if not unicodedata.is_normalized("NFKC", pieces):
         pieces = unicodedata.normalize("NFKC", text)
     return pieces.casefold()
