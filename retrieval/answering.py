@@ -123,6 +123,16 @@ def make_hits(
 # -- the answer ---------------------------------------------------------------------
 
 
+def normalized_texts(collection: PassageSource, pool: Sequence[tuple[int, float]], texts: Sequence[str]) -> list[str]:
+    """`normalize` of each candidate's text (`texts`, of the passages in `pool`), for the answer model.
+
+    Equal to normalizing each text, sooner: the traditional-to-simplified step is
+    skipped where the index recorded that it changes nothing.
+    """
+    return [normalize(text, collection.is_simplified(i)) for (i, _), text in zip(pool, texts, strict=True)]
+
+
+
 def answer(
     question: Question,
     profile: QuestionProfile,

@@ -16,6 +16,8 @@ import numpy as np
 from retrieval.chunking import SEPARATOR, Passage
 from retrieval.text import line_range, line_starts, numbered_lines
 
+_NUMBERS_KEPT = 4096
+
 
 @dataclass(frozen=True)
 class DocumentRecord:
@@ -113,6 +115,9 @@ class Collection:
         self._view = text_blob.data if text_blob.size else memoryview(b"")
         self.doc_text = lru_cache(maxsize=512)(self._doc_text)
         self.doc_line_starts = lru_cache(maxsize=512)(self._compute_line_starts)
+        # The passages `passage()` handed out lately, by number: a hit's lines and file text are read
+        # from its own bytes without searching for it.
+        self._numbers: dict[Passage, int] = {}
 
     def __len__(self) -> int:
         """The number of passages."""
@@ -125,10 +130,42 @@ class Collection:
         return line_starts(self.doc_text(doc))
 
     def lines_of(self, passage: Passage) -> tuple[int, int]:
-        return line_range(self.doc_line_starts(passage.doc_index), passage.start, passage.end)
+        index = self._number_of(passage)
+        if index is None:
+            return line_range(self.doc_line_starts(passage.doc_index), passage.start, passage.end)
+        # Line breaks counted in the bytes before the passage: no decoding of its document.
+        doc = passage.doc_index
+        base, limit = int(self.text_offsets[doc]), int(self.text_offsets[doc + 1])
+        first, last = self.passage_bytes[index].tolist()
+        data = self._view[base : min(limit, base + last + 1)].tobytes()
+        final = last - 1  # the byte where the passage's last character starts
+        while final > first and data[final] & 0xC0 == 0x80:
+            final -= 1
+        line = _line_at(data, first)
+        return line, _line_at(data, max(first, final), first, line)
 
     def file_text(self, passage: Passage) -> str:
-        return self.doc_text(passage.doc_index)[passage.start : passage.end]
+        index = self._number_of(passage)
+        if index is None:
+            return self.doc_text(passage.doc_index)[passage.start : passage.end]
+        base = int(self.text_offsets[passage.doc_index])
+        first, last = self.passage_bytes[index].tolist()
+        return self._view[base + first : base + last].tobytes().decode("utf-8")
+
+    def _number_of(self, passage: Passage) -> int | None:
+        """The number of the stored passage `passage` is (passages are stored in document order), or None."""
+        known = self._numbers.get(passage)
+        if known is not None:
+            return known
+        passages = self.doc_passages(passage.doc_index)
+        lo, hi = passages.start, passages.stop
+        if lo == hi or not passage.spans or not len(self.spans):
+            return None
+        firsts = self.spans[np.minimum(self.span_ptr[lo:hi], len(self.spans) - 1), 0]
+        index = lo + int(np.searchsorted(firsts, firsts.dtype.type(passage.start)))
+        if index >= hi or self.passage(index) != passage:
+            return None
+        return index
 
     def file_lines(self, doc_id: str, first: int, last: int) -> list[tuple[int, str]]:
         doc = self._doc_numbers[doc_id]
@@ -137,7 +174,11 @@ class Collection:
     def passage(self, index: int) -> Passage:
         lo, hi = int(self.span_ptr[index]), int(self.span_ptr[index + 1])
         spans = tuple((s, e) for s, e in self.spans[lo:hi].tolist())
-        return Passage(int(self.passage_doc[index]), int(self.passage_paragraph[index]), spans)
+        passage = Passage(int(self.passage_doc[index]), int(self.passage_paragraph[index]), spans)
+        if len(self._numbers) >= _NUMBERS_KEPT:
+            self._numbers.clear()
+        self._numbers[passage] = index
+        return passage
 
     def passage_text(self, index: int) -> str:
         """The passage's text, decoded from its own bytes of the blob."""
@@ -188,9 +229,26 @@ class Collection:
 
     def doc_passages(self, doc: int) -> range:
         """The passage numbers of a document (passages are stored in document order)."""
-        lo = int(np.searchsorted(self.passage_doc, doc, side="left"))
-        hi = int(np.searchsorted(self.passage_doc, doc, side="right"))
+        key = self.passage_doc.dtype.type(doc)  # a key of another type would convert the whole array
+        lo = int(np.searchsorted(self.passage_doc, key, side="left"))
+        hi = int(np.searchsorted(self.passage_doc, key, side="right"))
         return range(lo, hi)
+
+
+def _line_at(data: bytes, at: int, since: int = 0, line: int = 1) -> int:
+    """The 1-based line of the character at byte `at` of UTF-8 `data`, lines ending at CRLF, LF or a lone CR.
+
+    As `line_range` over `line_starts` numbers it: a CR just before `at` whose LF is at `at` ends no line yet.
+    `line`: the line of byte `since` (<= `at`), where counting starts.
+    """
+    if at == since:
+        return line
+    breaks = data.count(b"\n", since, at)
+    if b"\r" in data:
+        breaks += data.count(b"\r", since, at) - data.count(b"\r\n", since, at)
+        if 0 < at < len(data) and data[at - 1] == 0x0D and data[at] == 0x0A:
+            breaks -= 1
+    return line + breaks
 
 
 def byte_offsets(text: str, passages: list[Passage]) -> np.ndarray:

@@ -95,17 +95,69 @@ def noise_spans(text: str) -> list[Span]:
     return [m.span() for m in NOISE.finditer(text)]
 
 
-def normalize(text: str) -> str:
-    """The normalized form of `text`, used to index and to query."""
-    return normalize_converted(text)[0]
+def normalize(text: str, simplified: bool = False) -> str:
+    """The normalized form of `text`, used to index and to query.
+
+    `simplified`: the index recorded that the text needs no traditional-to-simplified
+    conversion (`normalize_converted` said so when it was indexed), so OpenCC is not run.
+    """
+    folded = _folded(text)
+    return folded if simplified else _to_simplified(folded)
 
 
 def normalize_converted(text: str) -> tuple[str, bool]:
     """`normalize(text)`, and whether the traditional-to-simplified step changed anything."""
-    text = NOISE.sub("", replace_surrogates(text))
-    text = unicodedata.normalize("NFKC", text).casefold()
-    simplified = _to_simplified(text)
-    return simplified, simplified != text
+    folded = _folded(text)
+    simplified = _to_simplified(folded)
+    return simplified, simplified != folded
+
+
+class _NfkcTable(dict):
+    """Code point -> its NFKC form alone, filled on first use."""
+
+    def __missing__(self, code: int) -> str:
+        value = unicodedata.normalize("NFKC", chr(code))
+        self[code] = value
+        return value
+
+
+_NFKC = _NfkcTable()
+# Characters NFKC leaves as they are: FOLD_STABLE (below) and the capitals.
+_NFKC_MAY_CHANGE = re.compile(
+    "[^\t\n\r\x20-\x7e\u2010\u2012-\u2016\u2018-\u2023\u2027\u2030-\u2032"
+    "\u3001-\u3035\u3400-\u4dbf\u4e00-\u9fff]"
+)
+
+
+def _nfkc_one(match: re.Match[str]) -> str:
+    return _NFKC[ord(match.group())]
+
+
+# The full-width punctuation of most Chinese text, replaced in C before the regex looks for the rest.
+_COMMON_WIDE = tuple((char, unicodedata.normalize("NFKC", char)) for char in "，：；！？（）")
+
+
+def _folded(text: str) -> str:
+    """Conversion noise out, then NFKC and case folding of the whole text.
+
+    NFKC of the whole text is the NFKC of any equivalent text, so when the
+    characters normalized one by one (a table lookup for the few a regex finds)
+    already form an NFKC-normalized string, that string is the whole text's NFKC;
+    otherwise (a combining mark or Hangul jamo joining its neighbour) the whole
+    text is normalized. Case folding maps code points one by one.
+    """
+    text = replace_surrogates(text)
+    if "(" in text or "（" in text:
+        text = NOISE.sub("", text)
+    pieces = text
+    for wide, narrow in _COMMON_WIDE:
+        if wide in pieces:
+            pieces = pieces.replace(wide, narrow)
+    if _NFKC_MAY_CHANGE.search(pieces):
+        pieces = _NFKC_MAY_CHANGE.sub(_nfkc_one, pieces)
+    if not unicodedata.is_normalized("NFKC", pieces):
+        pieces = unicodedata.normalize("NFKC", text)
+    return pieces.casefold()
 
 
 class _FoldTable(dict):

@@ -8,7 +8,9 @@ import sys
 import pytest
 
 from retrieval import QuestionError
+from retrieval.answering import normalized_texts
 from retrieval.evaluate import evaluate_seeds, seed_report
+from retrieval.text import normalize
 
 
 def test_simplified_question_finds_the_traditional_article(seeds):
@@ -110,3 +112,12 @@ def test_seeds_are_found_from_another_directory(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "5"
+
+
+def test_the_candidates_normalized_for_the_answer_model_equal_normalizing_each_text(seeds):
+    collection = seeds._state.opened.collection
+    pool = [(i, 0.0) for i in range(len(collection))]
+    texts = [collection.passage_text(i) for i, _ in pool]
+    assert any(collection.is_simplified(i) for i, _ in pool)
+    assert not all(collection.is_simplified(i) for i, _ in pool)  # the traditional article is converted
+    assert normalized_texts(collection, pool, texts) == [normalize(text) for text in texts]

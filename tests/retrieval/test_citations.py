@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from retrieval import Filter, Retriever
+from retrieval.collection import _line_at
 from retrieval.seeds import seeds_folder
+from retrieval.text import line_range, line_starts
 
 
 def _all_hits(retriever: Retriever, doc_id: str, title: str):
@@ -79,3 +81,27 @@ def test_a_saved_and_reloaded_index_gives_the_same_citations(tmp_path):
     loaded = loaded_retriever.search("红包", k=1)[0]
     assert built.citation == loaded.citation and loaded.citation.lines == (3, 4)
     assert loaded.file_text == "腾讯发布了新的微信版本,\r\n增加了红包功能。"
+
+
+def test_lines_counted_in_the_passage_bytes_agree_with_the_decoded_file_for_mixed_line_breaks(tmp_path):
+    pieces = ["标题行", "第一段讲阿里巴巴,没有句号", "接着讲微博的事情。", "", "第二段 café 与 𠀋字,讲腾讯的红包。", "",
+              "第三段很短。", "第四段讲拼多多的拼团玩法,用户邀请好友。", "", "最后一段讲京东的物流。"]
+    breaks = ["\r\n", "\r", "\n", "\r\n", "\r\r\n", "\n\r", "\r\n", "\r\n\r\n", "\n", "\r"]
+    data = "".join(p + b for p, b in zip(pieces, breaks, strict=True))
+    (tmp_path / "mixed.txt").write_bytes(data.encode("utf-8"))
+    retriever = Retriever.from_directory(tmp_path)
+    collection = retriever._state.opened.collection
+    starts = line_starts(data)
+    assert len(collection) >= 3
+    for index in range(len(collection)):
+        passage = collection.passage(index)
+        assert collection.file_text(passage) == data[passage.start : passage.end]
+        assert collection.lines_of(passage) == line_range(starts, passage.start, passage.end)
+    # Every character, including the LF of a CRLF (no passage starts there, but the count must hold anywhere).
+    encoded = data.encode("utf-8")
+    place = [len(data[:at].encode("utf-8")) for at in range(len(data) + 1)]
+    for at in range(len(data) + 1):
+        line = line_range(starts, at, at + 1)[0]
+        assert _line_at(encoded, place[at]) == line, at
+        for since in range(at + 1):  # counted on from an earlier character's line
+            assert _line_at(encoded, place[at], place[since], line_range(starts, since, since + 1)[0]) == line

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from retrieval.text import normalize, normalize_with_offsets, replace_surrogates, terminal_safe
+import random
+import unicodedata
+
+import opencc
+
+from retrieval.text import NOISE, normalize, normalize_with_offsets, replace_surrogates, terminal_safe
+
+T2S = opencc.OpenCC("t2s")
+
+
+def whole_text_normalization(text: str) -> str:
+    """The definition: noise out, NFKC and case folding of the whole text, then OpenCC."""
+    folded = unicodedata.normalize("NFKC", NOISE.sub("", replace_surrogates(text))).casefold()
+    return T2S.convert(folded)
 
 
 def test_width_case_script_and_noise_are_normalized():
@@ -10,6 +23,25 @@ def test_width_case_script_and_noise_are_normalized():
     assert normalize("ApI") == normalize("API")
     assert normalize("產業(yè)發(fā)展") == "产业发展"
     assert normalize("微博月活躍用戶") == "微博月活跃用户"
+
+
+def test_the_fast_normalization_equals_normalizing_the_whole_text_even_where_characters_compose():
+    # Characters that compose or reorder with a neighbour (combining marks in and out of canonical
+    # order, Hangul jamo and compatibility jamo, ideographic tone marks), compatibility forms, capitals,
+    # traditional characters, conversion noise and surrogates, mixed at random.
+    alphabet = (
+        list("阿里巴巴產業發展臺灣ＡＰＩａｂApI，。！？（）(yè)　 \n\t①㎞ﬁẞİΣσς")
+        + ["\u0301", "\u0308", "\u0323", "\u302a", "\u302e", "\u3099", "\u309a", "e", "か", "ｶ", "ﾞ"]
+        + ["\u1100", "\u1161", "\u11a8", "\u3131", "\u314f", "가", "\uffa1", "\ud800", "\u00a8", "\u0344"]
+    )
+    rng = random.Random(15)
+    for _ in range(20000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        assert normalize(text) == whole_text_normalization(text), repr(text)
+    for code in [*range(0x3400), *range(0xA000, 0xD800), *range(0xF900, 0x10000)]:  # the BMP but ideographs
+        char = chr(code)
+        for text in (char, "a" + char + "\u0301", "\u1100" + char, "가" + char):
+            assert normalize(text) == whole_text_normalization(text), repr(text)
 
 
 def test_offsets_point_into_the_original():
