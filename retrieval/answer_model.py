@@ -464,15 +464,18 @@ def decide(
     texts: Sequence[str],
     scores: Sequence[float],
     model: AnswerModel | None = None,
+    normalized: Sequence[str] | None = None,
 ) -> Decision:
     """Order the candidate passages, choose the headline, and say how sure it is.
 
     `texts` and `scores` are the BM25 candidates, best first (up to
-    `model.candidates` of them are looked at).
+    `model.candidates` of them are looked at); `normalized`, their normalized
+    texts when the caller has them.
     """
     model = model or shipped_model()
     texts, scores = list(texts)[: model.candidates], list(scores)[: model.candidates]
-    result = trace(profile, texts, scores, model)
+    kept = None if normalized is None else list(normalized)[: model.candidates]
+    result = trace(profile, texts, scores, model, kept)
     if result.best is None:
         return Decision(tuple(result.ranked), None, 0.0, Outcome.NO_ANSWER)
     holder = result.sentence_passage[result.best]

@@ -132,7 +132,6 @@ def normalized_texts(collection: PassageSource, pool: Sequence[tuple[int, float]
     return [normalize(text, collection.is_simplified(i)) for (i, _), text in zip(pool, texts, strict=True)]
 
 
-
 def answer(
     question: Question,
     profile: QuestionProfile,
@@ -149,7 +148,7 @@ def answer(
     """
     pool = list(ranked[: model.candidates])
     texts = [collection.passage_text(i) for i, _ in pool]
-    decision = decide(profile, texts, [score for _, score in pool], model)
+    decision = decide(profile, texts, [score for _, score in pool], model, normalized_texts(collection, pool, texts))
     order = [pool[j] for j in decision.order] + list(ranked[len(pool) :])
     hits = tuple(make_hits(collection, order[:k], question, analyzer))
     missing, confidence = profile.missing, decision.confidence
