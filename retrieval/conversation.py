@@ -117,12 +117,14 @@ class Conversation:
             # A word jieba coined from a run it does not know ("比微") is an artifact, not news.
             and (self._analyzer.in_dictionary(w) or w.isascii())
         )
-        answer = replace(self._choose(readings, required, k, own), question=question.strip())
+        chosen = self._choose(readings, required, k, own, prefer_surest=kind == FollowUp.SWAP)
+        answer = replace(chosen, question=question.strip())
         self.turns.append(Turn(question, answer.searched or answer.question, kind, answer))
         return answer
 
-    def resolve(self, question: str, previous: Turn | None) -> tuple[FollowUp, list[str], str | None]:
-        """The kind of follow-up, the standalone readings to try in order, and the word an answer must hold."""
+    def resolve(self, question: str, previous: Turn | None) -> tuple[FollowUp, list[str], str | list[str] | None]:
+        """The kind of follow-up, the standalone readings to try in order, and the word an answer must hold
+        (for a pointer, one per reading: the word the pointer was read as)."""
         text = question.strip()
         if previous is None or not text:
             return FollowUp.STANDALONE, [text], None
@@ -147,7 +149,7 @@ class Conversation:
             antecedents = [w for w in _subject_words(self._analyzer, before) if w not in own_names]
             readings = [_insert(text, pointer, word) for word in antecedents]
             if readings:
-                return FollowUp.POINTER, readings, None
+                return FollowUp.POINTER, readings, antecedents
         words = self._analyzer.question(text).words
         if not own_names and len(words) <= MAX_ELLIPSIS_WORDS:
             topic = [w for w in self._analyzer.question(before).words if w not in words]
@@ -159,17 +161,21 @@ class Conversation:
                 return FollowUp.ELLIPSIS, readings, None
         return FollowUp.STANDALONE, [text], None
 
-    def _choose(self, readings: list[str], required: str | None, k: int, own: tuple[str, ...] = ()) -> Answer:
-        """The surest reading the documents answer (holding `required`, knowing `own` words); else the surest
-        unsure one; else an honest no.
+    def _choose(
+        self, readings: list[str], required: str | list[str] | None, k: int, own: tuple[str, ...] = (),
+        prefer_surest: bool = False,
+    ) -> Answer:
+        """The first reading the documents answer (holding `required`, knowing `own` words), or with
+        `prefer_surest` the answered one with the highest confidence; else the surest unsure one; else an honest no.
 
-        Every reading is asked: "那Tango呢?" after "阿里花了多少钱投资陌陌?" reads
-        as Tango investing in 陌陌 or as 阿里 investing in Tango, and both may be
-        answered, the second with more confidence. Readings come in order of
-        preference: an unsure reading before the answered one, whose best passage
-        is the one the answered reading's headline comes from, is how the
-        follow-up was meant: the answer is the surer reading's, understood as the
-        earlier one. When no reading is
+        `prefer_surest` is for an entity swap, where the readings differ in which word
+        the new entity replaces and nothing prefers one: "那Tango呢?" after
+        "阿里花了多少钱投资陌陌?" reads as Tango investing in 陌陌 or as 阿里 in
+        Tango, both answered, the second with more confidence. Otherwise readings
+        come in order of preference (a pointer's nearest antecedent first): an
+        unsure reading before the answered one, whose best passage is the one the
+        answered reading's headline comes from, is how the follow-up was meant:
+        the answer is the surer reading's, understood as the earlier one. When no reading is
         answered, the unsure reading with the highest confidence shows the
         passages most likely to hold the answer (as related, with no claim).
         """
@@ -178,12 +184,13 @@ class Conversation:
         preferred: Answer | None = None  # the first unsure reading
         chosen: Answer | None = None  # the surest answered reading
         unknown_own = False
-        for reading in readings:
+        for number, reading in enumerate(readings):
+            need = required[number] if isinstance(required, list) else required
             answer = replace(self._ask(reading, k), searched=reading)
             if first is None:
                 first = answer
             knows_own = not set(answer.missing_words) & set(own)
-            if answer.outcome == Outcome.UNSURE and knows_own and (required is None or _shows(answer, required)):
+            if answer.outcome == Outcome.UNSURE and knows_own and (need is None or _shows(answer, need)):
                 preferred = preferred or answer
                 if surest is None or answer.confidence > surest.confidence:
                     surest = answer
@@ -192,10 +199,12 @@ class Conversation:
             if not knows_own:
                 unknown_own = True
                 continue
-            if (required is None or _mentions(answer, required)) and (
+            if (need is None or _mentions(answer, need)) and (
                 chosen is None or answer.confidence > chosen.confidence
             ):
                 chosen = answer
+                if not prefer_surest:
+                    break
         if chosen is not None:
             if preferred is not None and _same_passage(preferred, chosen):
                 return replace(chosen, searched=preferred.searched)

@@ -93,3 +93,11 @@ def test_of_two_answered_readings_the_surer_is_taken(seeds):
     assert "2.15亿美元" in answer.best_sentence
 
 
+
+
+def test_a_pointer_reading_counts_only_when_its_answer_is_about_the_word_it_was_read_as(seeds):
+    # "其中" read as 流量 or 每天 finds Weibo's mobile share, which says nothing of 腾讯's traffic.
+    conversation, answer = _second(seeds, "腾讯每天的流量有多少?", "其中多少来自移动端?")
+    assert conversation.turns[-1].kind == FollowUp.POINTER
+    assert "腾讯" in (answer.searched or "")
+    assert answer.outcome != Outcome.ANSWERED or "腾讯" in (answer.best_sentence or "")
