@@ -103,12 +103,7 @@ class Linear:
 
     @classmethod
     def from_json(cls, data: dict, expected: tuple[str, ...], where: str) -> Linear:
-        features = tuple(data["features"])
-        if features != expected:
-            raise IndexFileError(
-                f"{where} 的特征 {list(features)} 与代码的 {list(expected)} 不一致:"
-                "请用 python -m retrieval.answer_training 重新生成。"
-            )
+        features = _checked_features(data, expected, where)
         arrays = [np.asarray(data[key], dtype=np.float64) for key in ("mean", "scale", "weights")]
         if any(a.shape != (len(features),) for a in arrays):
             raise IndexFileError(f"{where} 的参数长度不是 {len(features)}:文件已损坏,请重新生成。")
@@ -166,19 +161,14 @@ class Trees:
             "features": list(self.features),
             "depth": self.depth,
             "feature": self.feature.tolist(),
-            "threshold": [[_round(v) for v in row] for row in self.threshold],
+            "threshold": [[_threshold(v) for v in row] for row in self.threshold],
             "leaves": self.leaves.tolist(),
             "bias": float(self.bias),
         }
 
     @classmethod
     def from_json(cls, data: dict, expected: tuple[str, ...], where: str) -> Trees:
-        features = tuple(data["features"])
-        if features != expected:
-            raise IndexFileError(
-                f"{where} 的特征 {list(features)} 与代码的 {list(expected)} 不一致:"
-                "请用 python -m retrieval.answer_training 重新生成。"
-            )
+        features = _checked_features(data, expected, where)
         depth = int(data["depth"])
         feature = np.asarray(data["feature"], dtype=np.intp)
         threshold = np.asarray([[float(v) for v in row] for row in data["threshold"]], dtype=np.float64)
@@ -191,8 +181,19 @@ class Trees:
         return cls(features, depth, feature, threshold, leaves, float(data["bias"]))
 
 
-def _round(value: float) -> float | str:
-    """Thresholds as JSON numbers; an always-left padding node's infinite threshold as "inf"."""
+def _checked_features(data: dict, expected: tuple[str, ...], where: str) -> tuple[str, ...]:
+    """The model part's feature names, which must be the code's, in order."""
+    features = tuple(data["features"])
+    if features != expected:
+        raise IndexFileError(
+            f"{where} 的特征 {list(features)} 与代码的 {list(expected)} 不一致:"
+            "请用 python -m retrieval.answer_training 重新生成。"
+        )
+    return features
+
+
+def _threshold(value: float) -> float | str:
+    """A threshold as a JSON number; an always-left padding node's infinite threshold as "inf"."""
     return "inf" if math.isinf(value) else float(value)
 
 
