@@ -19,3 +19,20 @@ def test_domain_report_gives_hits_headline_and_every_outcome(capsys):
 def test_a_missing_shared_folder_is_one_clear_line(tmp_path, capsys):
     assert main(["--shared", str(tmp_path), "--only", "seeds"]) == 2
     assert "请用 --shared 指定" in capsys.readouterr().err
+
+
+def test_without_the_training_extra_training_says_what_to_install(monkeypatch, tmp_path, capsys):
+    import sys
+
+    from retrieval import answer_training
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # as if scikit-learn were not installed
+    assert answer_training.training_available() is not None
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in answer_training.DATA_FILES:
+        (data / name).write_text('{"data": []}', "utf-8")
+    out = tmp_path / "model.json"
+    assert answer_training.main(["--shared", str(tmp_path), "--out", str(out)]) == 2
+    assert 'pip install -e ".[train]"' in capsys.readouterr().err
+    assert not out.exists()
