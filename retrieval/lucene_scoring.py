@@ -30,7 +30,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from retrieval.ranking import K1, B, BM25Index, Postings, Ranking
+from retrieval.ranking import K1, B, BM25Index, Postings, PostingsIndex, Ranking
 from retrieval.vocabulary import Vocabulary, sort_terms
 
 MAX_TOKEN_LENGTH = 255  # UTF-16 code units, the whitespace tokenizer's default
@@ -107,31 +107,13 @@ def query_boosts(terms: Iterable[str]) -> list[tuple[str, int]]:
     return list(Counter(lucene_tokens(terms)).items())
 
 
-class LuceneIndex:
-    """Lucene 8's BM25 over the same postings as BM25Index, with the same query interface."""
+class LuceneIndex(PostingsIndex):
+    """Lucene 8's BM25 over the same postings as BM25Index, with the same query interface.
+
+    Its `weights` are float32 tf * normInverse per posting, its idf values float32.
+    """
 
     ranking = Ranking.LUCENE
-
-    def __init__(
-        self,
-        vocabulary: Vocabulary,
-        indptr: np.ndarray,
-        indices: np.ndarray,
-        weights: np.ndarray,
-        idf: np.ndarray,
-        size: int,
-        counts: np.ndarray,
-        lengths: np.ndarray,
-    ) -> None:
-        self.vocabulary = vocabulary
-        self.indptr = indptr
-        self.indices = indices
-        self.weights = weights  # float32 tf * normInverse, per posting
-        self.idf_values = idf  # float32
-        self.size = size
-        # What the weights are computed from (after long tokens are cut), for updates.
-        self.counts = counts
-        self.lengths = lengths
 
     @classmethod
     def from_postings(
@@ -158,14 +140,6 @@ class LuceneIndex:
             np.asarray(lengths, dtype=np.int64),
         )
 
-    def document_frequency(self, term: str) -> int:
-        t = self.vocabulary.lookup(term)
-        return 0 if t < 0 else int(self.indptr[t + 1] - self.indptr[t])
-
-    def idf(self, term: str) -> float:
-        t = self.vocabulary.lookup(term)
-        return 0.0 if t < 0 else float(self.idf_values[t])
-
     def scores(self, terms: list[str]) -> np.ndarray:
         """Every passage's score for `terms` (float64 holding Lucene's float32 values)."""
         sums = np.zeros(self.size, dtype=np.float64)
@@ -180,25 +154,6 @@ class LuceneIndex:
             term_scores = weight - weight / (one + self.weights[lo:hi])
             sums[self.indices[lo:hi]] += term_scores
         return sums.astype(np.float32).astype(np.float64)
-
-    def top(self, terms: list[str], k: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """Up to `k` (passage, score) of the passages that match, best first; ties by passage order.
-
-        `mask` (a boolean per passage) leaves out the passages where it is False before selecting.
-        """
-        if k <= 0 or not terms:
-            return []
-        scores = self.scores(terms)
-        if mask is not None:
-            scores[~mask] = 0.0
-        touched = np.flatnonzero(scores > 0)
-        values = scores[touched]
-        if touched.size > k:
-            threshold = np.partition(values, touched.size - k)[touched.size - k]
-            keep = values >= threshold
-            touched, values = touched[keep], values[keep]
-        order = np.lexsort((touched, -values))[:k]
-        return [(int(touched[i]), float(values[i])) for i in order]
 
 
 def _split_long_terms(

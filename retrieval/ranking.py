@@ -90,8 +90,12 @@ def _terms_of(indptr: np.ndarray, lo: int, hi: int) -> np.ndarray:
     return np.repeat(np.arange(first, last + 1, dtype=np.int64), np.diff(bounds))
 
 
-class BM25Index:
-    """BM25 scores from precomputed per-term weights, with a fixed tie order."""
+class PostingsIndex:
+    """Per-term postings with one precomputed weight each, and what both scoring modes do with them.
+
+    A subclass says how the weights are made (`from_postings`) and summed
+    (`scores`); looking terms up and selecting the best passages are the same.
+    """
 
     def __init__(
         self,
@@ -114,6 +118,44 @@ class BM25Index:
         # them for new passages without analysing the old ones again.
         self.counts = counts  # uint16, aligned with indices
         self.lengths = lengths  # int64 per passage: its number of terms
+
+    def scores(self, terms: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def document_frequency(self, term: str) -> int:
+        t = self.vocabulary.lookup(term)
+        return 0 if t < 0 else int(self.indptr[t + 1] - self.indptr[t])
+
+    def idf(self, term: str) -> float:
+        t = self.vocabulary.lookup(term)
+        return 0.0 if t < 0 else float(self.idf_values[t])
+
+    def top(self, terms: list[str], k: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Up to `k` (passage, score) with a positive score, best first; ties by passage order.
+
+        `mask` (a boolean per passage) leaves out the passages where it is False
+        before selecting, so the k best allowed passages are returned.
+        """
+        if k <= 0 or not terms:
+            return []
+        scores = self.scores(terms)
+        if mask is not None:
+            scores[~mask] = 0.0
+        # Select among the passages that score at all: partitioning a million
+        # mostly-zero scores costs far more than finding the non-zero ones.
+        touched = np.flatnonzero(scores > 0)
+        values = scores[touched]
+        if touched.size > k:
+            # Every passage scoring at least the k-th best score, ties included.
+            threshold = np.partition(values, touched.size - k)[touched.size - k]
+            keep = values >= threshold
+            touched, values = touched[keep], values[keep]
+        order = np.lexsort((touched, -values))[:k]
+        return [(int(touched[i]), float(values[i])) for i in order]
+
+
+class BM25Index(PostingsIndex):
+    """BM25 scores from precomputed per-term weights, with a fixed tie order."""
 
     @classmethod
     def from_postings(
@@ -151,17 +193,6 @@ class BM25Index:
             builder.add(terms)
         return builder.finish(k1, b)
 
-    def _term(self, term: str) -> int:
-        return self.vocabulary.lookup(term)
-
-    def document_frequency(self, term: str) -> int:
-        t = self._term(term)
-        return 0 if t < 0 else int(self.indptr[t + 1] - self.indptr[t])
-
-    def idf(self, term: str) -> float:
-        t = self._term(term)
-        return 0.0 if t < 0 else float(self.idf_values[t])
-
     def scores(self, terms: list[str]) -> np.ndarray:
         """The score of every passage for `terms` (repeats count, as in rank-bm25)."""
         scores = np.zeros(self.size, dtype=np.float64)
@@ -172,29 +203,6 @@ class BM25Index:
             # Passages are unique within a term, so fancy-index += is exact.
             scores[self.indices[lo:hi]] += self.weights[lo:hi]
         return scores
-
-    def top(self, terms: list[str], k: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """Up to `k` (passage, score) with a positive score, best first; ties by passage order.
-
-        `mask` (a boolean per passage) leaves out the passages where it is False
-        before selecting, so the k best allowed passages are returned.
-        """
-        if k <= 0 or not terms:
-            return []
-        scores = self.scores(terms)
-        if mask is not None:
-            scores[~mask] = 0.0
-        # Select among the passages that score at all: partitioning a million
-        # mostly-zero scores costs far more than finding the non-zero ones.
-        touched = np.flatnonzero(scores > 0)
-        values = scores[touched]
-        if touched.size > k:
-            # Every passage scoring at least the k-th best score, ties included.
-            threshold = np.partition(values, touched.size - k)[touched.size - k]
-            keep = values >= threshold
-            touched, values = touched[keep], values[keep]
-        order = np.lexsort((touched, -values))[:k]
-        return [(int(touched[i]), float(values[i])) for i in order]
 
 
 class IndexBuilder:
