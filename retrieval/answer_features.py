@@ -473,7 +473,7 @@ def _within_passage(
     for sentence, passage in zip(sentences, passage_of, strict=True):
         if not sentence.pair:
             singles.setdefault(passage, []).append(sentence.normalized)
-    weighed: dict[int, tuple[list[tuple[str, float]], list[tuple[str, float]]]] = {}
+    weighed: dict[int, tuple[list[tuple[str, float]], float, list[tuple[str, float]]]] = {}
     for passage, texts in singles.items():
         n = len(texts)
         local, later = [], []
@@ -483,14 +483,13 @@ def _within_passage(
                 local.append((word, weight * math.log1p(n / held)))
                 if word not in texts[0]:
                     later.append((word, weight))
-        weighed[passage] = (local, later)
+        weighed[passage] = (local, sum(w for _, w in local), later)
     total = profile.total or 1.0
-    beyond = {p: sum(w for _, w in later) / total for p, (_, later) in weighed.items()}
+    beyond = {p: sum(w for _, w in later) / total for p, (_, _, later) in weighed.items()}
     local_out, later_out = [], []
     for sentence, passage in zip(sentences, passage_of, strict=True):
-        local, later = weighed.get(passage, ([], []))
+        local, whole, later = weighed.get(passage, ([], 0.0, []))
         text = sentence.normalized
-        whole = sum(w for _, w in local)
         local_out.append(sum(w for word, w in local if word in text) / whole if whole else 0.0)
         later_out.append(sum(w for word, w in later if word in text) / total)
     return local_out, later_out, beyond

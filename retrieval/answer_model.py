@@ -74,7 +74,9 @@ CONFIDENCE_FEATURES = (
     "headline_novel",
     "runner_up_margin",
 )
-RUNNER_UP_NONE = 10.0  # the margin when no other passage has a sentence
+# A margin with nothing to compare to (no second passage or sentence); it also caps the passage and
+# runner-up margins.
+NO_RIVAL = 10.0
 
 
 @dataclass(frozen=True)
@@ -359,13 +361,13 @@ def trace(
     ranked = result.ranked
     runner_up = _runner_up_margin(profile, texts, logits, cover, chosen, ranked, model, headline_logits[best],
                                   sentence_cache)
-    passage_margin = min(logits[ranked[0]] - logits[ranked[1]], 10.0) if len(ranked) > 1 else 10.0
+    passage_margin = min(logits[ranked[0]] - logits[ranked[1]], NO_RIVAL) if len(ranked) > 1 else NO_RIVAL
     sentence = result.sentences[best]
     kind_absent = raw[best, SENTENCE_FEATURES.index("kind_absent")]
     result.confidence_row = np.array(
         [
             headline_logits[best],
-            headline_logits[best] - others.max() if others.size else 10.0,
+            headline_logits[best] - others.max() if others.size else NO_RIVAL,
             logits[result.sentence_passage[best]],
             passage_margin,
             answer_coverage(profile, sentence.normalized),
@@ -420,14 +422,14 @@ def _runner_up_margin(profile: QuestionProfile, texts: Sequence[str], logits: np
     no sentence that answers as well.
     """
     if len(ranked) <= len(chosen) or model.headline is None:
-        return RUNNER_UP_NONE
+        return NO_RIVAL
     runner = ranked[len(chosen)]
     found = _sentences(runner, texts, profile, cache)
     if not found:
-        return RUNNER_UP_NONE
+        return NO_RIVAL
     raw = sentence_features(profile, found, [runner] * len(found), cover, texts)
     extra = np.tile([logits[runner], 0.0, math.log1p(len(chosen))], (len(found), 1))
-    return min(best - float(model.headline.logits(np.hstack([raw, extra])).max()), RUNNER_UP_NONE)
+    return min(best - float(model.headline.logits(np.hstack([raw, extra])).max()), NO_RIVAL)
 
 
 def _softmax(values: np.ndarray) -> np.ndarray:
