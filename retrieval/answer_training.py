@@ -35,6 +35,7 @@ from retrieval.answer_model import (
     STRICT_KINDS,
     AnswerModel,
     Linear,
+    Trace,
     Trees,
     outcome_for,
     strict_kind,
@@ -376,10 +377,13 @@ def fit(examples: Sequence[Example]) -> AnswerModel:
     conf_labels: list[bool] = []
     left_out: list[bool] = []
     original: list[bool] = []
+    strict: list[tuple[Example, Trace]] = []
     for ex in examples:
         t = ex.trace(model)
         if t.confidence_row is None:
             continue
+        if not ex.augmented and strict_kind(ex.profile) is not None:
+            strict.append((ex, t))
         conf_rows.append(t.confidence_row)
         conf_labels.append(_headline_right(ex, t))
         left_out.append(ex.left_out)
@@ -391,22 +395,19 @@ def fit(examples: Sequence[Example]) -> AnswerModel:
     keep = np.array(original)
     probabilities = 1.0 / (1.0 + np.exp(-confidence.logits(stacked[keep])))
     threshold = balanced_threshold(probabilities, np.array(left_out)[keep])
-    caps = kind_caps(examples, AnswerModel(rerank, headline, confidence, CANDIDATES, HEADLINE_PASSAGES))
     return AnswerModel(rerank, headline, confidence, CANDIDATES, HEADLINE_PASSAGES, threshold, NO_ANSWER_THRESHOLD,
-                       caps)
+                       kind_caps(strict))
 
 
-def kind_caps(examples: Sequence[Example], model: AnswerModel) -> dict[str, float]:
+def kind_caps(traced: Sequence[tuple[Example, Trace]]) -> dict[str, float]:
     """Per strict kind, the share of headlines holding nothing of the kind asked for that were right
-    (questions as written, both views), smoothed toward one half by one right and one wrong."""
+    (questions as written, both views, as the headline model chose), smoothed toward one half by one
+    right and one wrong."""
     absent = SENTENCE_FEATURES.index("kind_absent")
     counts = {kind: [0, 0] for kind in STRICT_KINDS}
-    for ex in examples:
+    for ex, t in traced:
         kind = strict_kind(ex.profile)
-        if ex.augmented or kind is None:
-            continue
-        t = ex.trace(model)
-        if t.best is None or t.headline_rows is None or not t.headline_rows[t.best, absent]:
+        if kind is None or t.best is None or t.headline_rows is None or not t.headline_rows[t.best, absent]:
             continue
         counts[kind][0] += _headline_right(ex, t)
         counts[kind][1] += 1
