@@ -233,11 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
         "eval",
         parents=[plain],
         help="评测检索效果(需要 shared 数据)",
-        description="输出示例问题集和 CMRC/DRCD 的检索指标。",
+        description="输出示例问题集、另一领域的问题集和 CMRC/DRCD 的检索与回答指标。",
     )
     evaluate.add_argument("--shared", metavar="DIR", default="../shared", help="shared 目录(含 eval/ 和 data/)")
-    evaluate.add_argument("--only", choices=("seeds", "benchmark"), help="只运行其中一项")
-    evaluate.add_argument("--details", action="store_true", help="逐题列出示例问题的结果")
+    evaluate.add_argument("--only", choices=("seeds", "benchmark", "domain"), help="只运行其中一项")
+    evaluate.add_argument("--details", action="store_true", help="逐题列出示例问题和另一领域问题的结果")
     from bot import telegram_cli
 
     telegram_cli.add_parser(commands, plain)

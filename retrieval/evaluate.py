@@ -10,10 +10,12 @@ Seeds: `eval/seed_dev.jsonl` over the bundled seeds (format in eval/README.md),
 scored by the shipped model (which never saw them). Domain: questions written
 for this project over documents of another kind (eval/domain), same format.
 Both: Hit@1/3/5 and MRR@5 over answerable questions (a question not answered
-counts as a miss), the headline holding a `must_contain` string, the outcome
-of every question. Benchmark: every distinct paragraph of CMRC 2018 dev and
-DRCD dev is a document; each question is asked over the whole collection
-(answerable) and with its own paragraph left out (a near miss); the models
+counts as a miss), the same over the passages shown (as eval/README.md counts:
+only "no answer" is a miss, an unsure reply shows its passages as related),
+the headline holding a `must_contain` string, the outcome of every question.
+Benchmark: every distinct paragraph of CMRC 2018 dev and DRCD dev is a
+document; each question is asked over the whole collection (answerable) and
+with its own paragraph left out (a near miss); the models
 are cross-validated by article (each fold's model scores only articles it
 was not fitted on): R@1, headline accuracy, answered, no answer, unsure,
 near misses caught, ECE and a reliability table. BM25 alone is shown beside.
@@ -44,6 +46,7 @@ class SeedResult:
     rank: int | None  # 1-based rank of the first passage that answers, within k; None unless answered
     answer: Answer
     headline_right: bool
+    shown_rank: int | None = None  # the same among the passages shown, answered or unsure
 
     @property
     def abstained(self) -> bool:
@@ -70,14 +73,12 @@ def evaluate_seeds(path: Path, k: int = 5, corpus: Path | None = None, ranking: 
             continue
         question = json.loads(line)
         answer = retriever.ask(question["question"], k=k)
-        rank = None
-        if question["answerable"] and not answer.abstained:
-            for hit in answer.hits:
-                if _answers(question, hit.citation.doc_id, hit.text):
-                    rank = hit.rank
-                    break
+        shown = None
+        if question["answerable"] and answer.outcome != Outcome.NO_ANSWER:
+            shown = next((h.rank for h in answer.hits if _answers(question, h.citation.doc_id, h.text)), None)
+        rank = None if answer.abstained else shown
         right = question["answerable"] and not answer.abstained and _holds(question, answer.best_sentence)
-        results.append(SeedResult(question, rank, answer, right))
+        results.append(SeedResult(question, rank, answer, right, shown))
     return results
 
 
@@ -86,8 +87,9 @@ def seed_report(results: list[SeedResult], k: int) -> dict[str, float]:
     unanswerable = [r for r in results if not r.question["answerable"]]
     n = len(answerable) or 1
 
-    def hit_at(cut: int) -> float:
-        return sum(1 for r in answerable if r.rank is not None and r.rank <= cut) / n
+    def hit_at(cut: int, shown: bool = False) -> float:
+        ranks = (r.shown_rank if shown else r.rank for r in answerable)
+        return sum(1 for rank in ranks if rank is not None and rank <= cut) / n
 
     def count(rows: list[SeedResult], outcome: Outcome) -> int:
         return sum(1 for r in rows if r.answer.outcome == outcome)
@@ -99,6 +101,9 @@ def seed_report(results: list[SeedResult], k: int) -> dict[str, float]:
         "hit@3": hit_at(3),
         f"hit@{k}": hit_at(k),
         f"mrr@{k}": sum(1 / r.rank for r in answerable if r.rank is not None) / n,
+        "shown_hit@1": hit_at(1, shown=True),
+        f"shown_hit@{k}": hit_at(k, shown=True),
+        f"shown_mrr@{k}": sum(1 / r.shown_rank for r in answerable if r.shown_rank is not None) / n,
         "headline": sum(r.headline_right for r in answerable) / n,
         "answered": count(answerable, Outcome.ANSWERED),
         "unsure": count(answerable, Outcome.UNSURE),
@@ -127,6 +132,11 @@ def print_seed_report(title: str, results: list[SeedResult], k: int, verbose: bo
         "  headline holds the answer {headline:.3f}".format(
             k=k, hitk=report[f"hit@{k}"], mrrk=report[f"mrr@{k}"], **report
         )
+    )
+    print(
+        f"  passages shown, unsure included (eval/README: only no answer is a miss):"
+        f"  Hit@1 {report['shown_hit@1']:.3f}  Hit@{k} {report[f'shown_hit@{k}']:.3f}"
+        f"  MRR@{k} {report[f'shown_mrr@{k}']:.3f}"
     )
     print(
         f"  answerable: answered {report['answered']}, unsure {report['unsure']}, no answer {report['no_answer']}"

@@ -163,6 +163,13 @@ def test_eval_subcommand_runs_the_seed_questions(run_bot, shared):
     assert "Hit@1" in result.stdout
 
 
+def test_eval_subcommand_runs_the_other_domain_questions_without_shared(run_bot, tmp_path):
+    result = run_bot("eval", "--shared", str(tmp_path / "absent"), "--only", "domain", "--details", timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "other domain" in result.stdout and "passages shown, unsure included" in result.stdout
+    assert "x001" in result.stdout  # --details lists each question
+
+
 def test_shell_completion_when_argcomplete_is_installed(run_bot, tmp_path):
     pytest.importorskip("argcomplete", reason="shell completion is an optional extra")
     out = tmp_path / "completions"

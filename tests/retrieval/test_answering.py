@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from retrieval import QuestionError
+from retrieval import Outcome, QuestionError
 from retrieval.answering import normalized_texts
 from retrieval.evaluate import evaluate_seeds, seed_report
 from retrieval.text import normalize
@@ -103,6 +103,22 @@ def test_seed_dev_metrics_meet_the_targets(shared):
     assert report["no_answer"] <= 1  # a reworded question is at most unsure, not turned away
     assert report["answerable"] - report["answered"] <= 3
     assert report["correct_abstains"] == report["unanswerable"]  # no near miss gets 答:
+
+
+def test_seed_report_counts_passages_shown_unless_no_answer(shared):
+    results = evaluate_seeds(shared / "eval" / "seed_dev.jsonl", k=5)
+    for r in (r for r in results if r.question["answerable"]):
+        if r.answer.outcome == Outcome.NO_ANSWER:
+            assert r.shown_rank is None and r.rank is None
+        elif r.answer.outcome == Outcome.UNSURE:
+            assert r.rank is None  # the strict figure: only an answered question can hit
+        else:
+            assert r.rank == r.shown_rank
+    report = seed_report(results, k=5)
+    unsure_found = sum(1 for r in results if r.answer.outcome == Outcome.UNSURE and r.shown_rank == 1)
+    assert report["shown_hit@1"] * report["answerable"] == pytest.approx(
+        report["hit@1"] * report["answerable"] + unsure_found
+    )
 
 
 def test_seeds_are_found_from_another_directory(tmp_path):
