@@ -575,6 +575,8 @@ FILTERS_CLEARED = "已清除筛选条件,之后的问题在全部文档中查找
 FILTERS_HINT = "可以用 /clear 清除筛选条件。"
 NO_FILTERS = "没有筛选条件:问题在全部文档中查找。可以用 /since 年份 或 /source 来源 缩小范围。"
 SETTINGS_SAVED = "已保存"
+ADMINS_ONLY = "抱歉,只有本群的管理员可以更改机器人的设置和筛选条件。"
+ADMIN_CHECK_FAILED = "抱歉,暂时无法确认你是否为本群的管理员,设置没有更改,请稍后再试。"
 
 
 def telegram_since_usage(error: str | None = None) -> str:

@@ -26,7 +26,7 @@ from telegram import (
     ReplyParameters,
     Update,
 )
-from telegram.constants import ChatAction, ChatType, MessageEntityType, ParseMode
+from telegram.constants import ChatAction, ChatMemberStatus, ChatType, MessageEntityType, ParseMode
 from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, TelegramError
 from telegram.ext import (
     Application,
@@ -79,6 +79,7 @@ _OUTCOMES = {
 }
 NEW_MESSAGE = filters.UpdateType.MESSAGE
 GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
+ADMINS = (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
 
 
 class TelegramBot:
@@ -163,6 +164,34 @@ class TelegramBot:
                 log.info("left chat %d: not on the allow list", message.chat_id)
         return True
 
+    async def _may_change(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+        """Whether the sender may change the chat's settings or filters; if not, they are told why."""
+        # A group's settings and filters apply to everyone in it, so only its admins change them;
+        # a private chat's belong to its one user.
+        chat = update.effective_chat
+        if chat is None or chat.type not in GROUPS:
+            return True
+        sender = update.message.sender_chat if update.message else None
+        if sender is not None and sender.id == chat.id:
+            return True  # an anonymous admin, writing as the group itself
+        refusal = render.ADMINS_ONLY
+        user = update.effective_user
+        if user is not None:
+            try:
+                member = await context.bot.get_chat_member(chat.id, user.id)
+            except TelegramError as error:
+                log.warning("chat %d update %d: could not check whether the sender is an admin (%s); nothing changed",
+                            chat.id, update.update_id, error)
+                refusal = render.ADMIN_CHECK_FAILED
+            else:
+                if member.status in ADMINS:
+                    return True
+        if update.callback_query is not None:
+            await update.callback_query.answer(refusal, show_alert=True)
+        else:
+            await _reply(_message_of(update), refusal)
+        return False
+
     # -- commands ------------------------------------------------------------------
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -244,6 +273,8 @@ class TelegramBot:
 
     async def _change_setting(self, update: Update, context: ContextTypes.DEFAULT_TYPE, data: str) -> None:
         """A /settings button: save the choice and show it in the same message."""
+        if not await self._may_change(update, context):
+            return
         query = _query_of(update)
         state = self._state(context)
         chat = state.settings
@@ -277,6 +308,8 @@ class TelegramBot:
         if not argument:
             await _reply(message, render.telegram_since_usage())
             return
+        if not await self._may_change(update, context):
+            return
         error = self._date_error(argument)
         if error is not None:
             await _reply(message, render.telegram_since_usage(error))
@@ -290,6 +323,8 @@ class TelegramBot:
 
     async def _set_source_filter(self, update: Update, context: ContextTypes.DEFAULT_TYPE, name: str) -> None:
         """/source 易商讯: answer only from documents whose source contains the name."""
+        if not await self._may_change(update, context):
+            return
         message = _message_of(update)
         name = " ".join(name.split())[:MAX_SOURCE_FILTER]
         chat = replace(self._state(context).settings, sources=(name,))
@@ -310,7 +345,7 @@ class TelegramBot:
 
     async def clear(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/clear: no more filters."""
-        if await self._refused(update, context):
+        if await self._refused(update, context) or not await self._may_change(update, context):
             return
         state = self._state(context)
         state.settings = state.settings.without_filters()

@@ -3,14 +3,15 @@
 It speaks just enough of the Bot API for python-telegram-bot's real HTTP stack:
 getMe, deleteWebhook, setWebhook, getUpdates (long polling from a queue, honouring the
 offset), sendMessage, editMessageText, answerCallbackQuery, answerInlineQuery,
-setMyCommands, sendChatAction, leaveChat; `inline_query(...)` queues an inline query,
-and answerInlineQuery is refused with 400, as Telegram would, when its results break
-the Bot API's rules (at most 50, ids of 1-64 bytes, unique, message text of 1-4096
-characters, a title). It records every call (`calls`) and every message it
-accepted (`delivered`), and injects the faults real Telegram produces:
+setMyCommands, sendChatAction, leaveChat, getChatMember (everyone is a "member" of a
+chat until `member_status(chat, user, status)` says otherwise); `inline_query(...)`
+queues an inline query, and answerInlineQuery is refused with 400, as Telegram would,
+when its results break the Bot API's rules (at most 50, ids of 1-64 bytes, unique,
+message text of 1-4096 characters, a title). It records every call (`calls`) and every
+message it accepted (`delivered`), and injects the faults real Telegram produces:
 
-- `fail_next(method, kinds...)`: the next calls fail with "429" (retry_after 1), "500",
-  "409", "drop" (connection closed before the request is processed) or "drop-after"
+- `fail_next(method, kinds...)`: the next calls fail with "429" (retry_after 1), "400",
+  "500", "409", "drop" (connection closed before the request is processed) or "drop-after"
   (processed, then the connection closed: the client cannot know it arrived);
 - `slow(method, seconds)`: every reply of `method` comes `seconds` late (already processed);
 - `flood(chat_id, times, retry_after)`: 429 for the next sends to one chat only;
@@ -34,6 +35,14 @@ from urllib.parse import parse_qs
 
 BOT_ID = 777000111
 BOT_USERNAME = "zhdocqa_test_bot"
+# The fields a ChatMemberAdministrator must have besides status and user (Bot API "ChatMemberAdministrator").
+_ADMIN_RIGHTS = {
+    "can_be_edited": False, "is_anonymous": False, "can_manage_chat": True, "can_delete_messages": True,
+    "can_manage_video_chats": True, "can_restrict_members": True, "can_promote_members": False,
+    "can_change_info": True, "can_invite_users": True, "can_post_stories": False, "can_edit_stories": False,
+    "can_delete_stories": False, "can_pin_messages": True,
+}
+MEMBER_STATUSES = ("creator", "administrator", "member", "left")
 
 
 @dataclass
@@ -53,6 +62,7 @@ class FakeBotApi:
         self.floods: dict[int, list[float]] = {}  # chat id -> retry_after of each coming 429
         self.blocked: set[int] = set()
         self.deleted: set[int] = set()
+        self.statuses: dict[tuple[int, int], str] = {}  # (chat id, user id) -> getChatMember's status
         self.delivered: list[Call] = []  # sendMessage and editMessageText calls that took effect
         self._updates: list[dict] = []
         self._condition = threading.Condition()
@@ -98,7 +108,7 @@ class FakeBotApi:
     # -- what the tests do ----------------------------------------------------------
 
     def fail_next(self, method: str, *kinds: str) -> None:
-        """Fail the next calls of `method`: "429", "500", "409", "drop" or "drop-after" each."""
+        """Fail the next calls of `method`: "429", "400", "500", "409", "drop" or "drop-after" each."""
         with self._condition:
             self.failures.setdefault(method, []).extend(kinds)
 
@@ -111,6 +121,14 @@ class FakeBotApi:
         """Answer the next `times` sends to `chat_id` with 429 and this retry_after; other chats are served."""
         with self._condition:
             self.floods.setdefault(chat_id, []).extend([retry_after] * times)
+
+    def member_status(self, chat_id: int, user_id: int, status: str) -> None:
+        """What getChatMember says of this user in this chat: "creator" (the owner), "administrator",
+        "member" (everyone's until set) or "left"."""
+        if status not in MEMBER_STATUSES:
+            raise ValueError(f"unknown chat member status {status!r}; one of {MEMBER_STATUSES}")
+        with self._condition:
+            self.statuses[(chat_id, user_id)] = status
 
     def block(self, chat_id: int) -> None:
         with self._condition:
@@ -258,6 +276,8 @@ class FakeBotApi:
                 {"ok": False, "error_code": 429, "description": f"Too Many Requests: retry after {retry_after}",
                  "parameters": {"retry_after": retry_after}},
             )
+        if failure == "400":
+            return self._reply(handler, 400, {"ok": False, "error_code": 400, "description": "Bad Request: injected fault"})
         if failure == "500":
             return self._reply(handler, 500, {"ok": False, "error_code": 500, "description": "Internal Server Error"})
         if failure == "409":
@@ -333,6 +353,18 @@ class FakeBotApi:
 
     def _api_answerInlineQuery(self, params: dict) -> bool:
         return True
+
+    def _api_getChatMember(self, params: dict) -> dict:
+        """A ChatMember of the kind its status names, with the fields the Bot API gives that kind."""
+        chat_id, user_id = _int(params.get("chat_id")), _int(params.get("user_id"))
+        with self._condition:
+            status = self.statuses.get((chat_id, user_id), "member")
+        member: dict = {"status": status, "user": {"id": user_id, "is_bot": False, "first_name": "用户"}}
+        if status == "administrator":
+            member.update(_ADMIN_RIGHTS)
+        elif status == "creator":
+            member["is_anonymous"] = False
+        return member
 
     def _api_getUpdates(self, params: dict) -> list[dict]:
         offset = int(params.get("offset") or 0)

@@ -85,6 +85,7 @@ async def test_a_reply_in_a_group_continues_the_answer_it_replies_to(api, bot):
 
 
 async def test_group_settings_short_answers_and_passages(api, bot):
+    api.member_status(GROUP, 11, "administrator")  # only a group's admins change its settings
     shown = await _ask(api, GROUP, "/settings", user_id=11)
     buttons = _buttons(shown["params"])
     assert buttons["✓ 3"] == "s:k:3" and "简短回答" in buttons and "✓ 完整回答" in buttons
@@ -176,6 +177,7 @@ async def test_inline_query_lists_answers_as_valid_html_under_the_limits(api, bo
 
 
 async def test_a_group_that_becomes_a_supergroup_keeps_its_settings(api, bot):
+    api.member_status(GROUP, 11, "creator")
     shown = await _ask(api, GROUP, "/settings", user_id=11)
     api.press(GROUP, shown["message"], "s:k:1", user_id=11)
     await api.wait_for(lambda: api.called("editMessageText"))
