@@ -39,3 +39,21 @@ async def stop_bot(application: Application) -> None:
 
 def metrics_of(application: Application) -> Metrics:
     return application.bot_data["metrics"]
+
+
+async def next_reply(api: FakeBotApi, chat_id: int, text: str, chat_type: str | None = None, **options) -> dict:
+    """Send `text` and wait for the bot's next message in the chat; returns it as the server stored it."""
+    before = len(api.delivered_calls())
+    api.user_message(chat_id, text, chat_type=chat_type or ("private" if chat_id > 0 else "group"), **options)
+
+    def replied():
+        calls = [c for c in api.delivered_calls()[before:] if int(c.params["chat_id"]) == chat_id]
+        return calls[0] if calls else None
+
+    call = await api.wait_for(replied)
+    return {"params": call.params, "message": call.result}
+
+
+def buttons_of(params: dict) -> dict[str, str]:
+    """A sent message's inline buttons: label -> callback data."""
+    return {b["text"]: b["callback_data"] for row in params["reply_markup"]["inline_keyboard"] for b in row}

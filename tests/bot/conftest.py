@@ -63,3 +63,22 @@ def start_fake_api():
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def api(start_fake_api):
+    """One fake Bot API server for the test's bot."""
+    from tests.auxil.telegram_app import TOKEN
+
+    return start_fake_api(TOKEN)
+
+
+@pytest.fixture
+async def bot(api, seeds):
+    """The Telegram bot over the seeds (3 passages per answer, quick retries), polling the fake Bot API."""
+    from bot.telegram_settings import BotSettings
+    from tests.auxil.telegram_app import FAST, start_bot, stop_bot
+
+    application = await start_bot(api, seeds, BotSettings(k=3, transport=FAST))
+    yield application
+    await stop_bot(application)

@@ -12,33 +12,13 @@ from bot.render import INVALID_BUTTON, NOT_ALLOWED, STALE_BUTTON
 from bot.telegram_settings import BotSettings
 from retrieval import Retriever
 from tests.auxil.fake_bot_api import BOT_ID, BOT_USERNAME, FakeBotApi
-from tests.auxil.telegram_app import FAST, TOKEN, start_bot, stop_bot
+from tests.auxil.telegram_app import FAST, buttons_of, start_bot, stop_bot
 from tests.auxil.telegram_html import telegram_html_errors
 
 pytestmark = pytest.mark.e2e
 
 
 PRIVATE = 1001
-
-
-async def _running(api: FakeBotApi, retriever: Retriever, settings: BotSettings):
-    return await start_bot(api, retriever, settings)
-
-
-async def _stop(application) -> None:
-    await stop_bot(application)
-
-
-@pytest.fixture
-def api(start_fake_api):
-    return start_fake_api(TOKEN)
-
-
-@pytest.fixture
-async def bot(api, seeds):
-    application = await _running(api, seeds, BotSettings(k=3, transport=FAST))
-    yield application
-    await _stop(application)
 
 
 def _replies(api: FakeBotApi, chat_id: int) -> list[dict]:
@@ -107,7 +87,7 @@ async def test_an_unsure_answer_shows_related_passages_with_buttons_and_more_rep
     assert "答:" not in text and not reply["text"].startswith("没有找到答案")
     assert text.startswith(render.UNSURE_TEXT)
     assert "陌陌" in text.split("[2]")[0]
-    buttons = {b["text"]: b["callback_data"] for row in reply["reply_markup"]["inline_keyboard"] for b in row}
+    buttons = buttons_of(reply)
     assert list(buttons) == ["全文 1", "全文 2", "全文 3", "更多"]
     bot_message = {"message_id": 5001, "date": int(time.time()), "chat": {"id": PRIVATE, "type": "private", "first_name": "用户"},
                    "from": {"id": BOT_ID, "is_bot": True, "first_name": "文档问答"}, "text": "答"}
@@ -148,7 +128,7 @@ async def test_group_chatter_is_ignored_but_mentions_ask_and_replies_are_answere
 async def test_more_full_and_stale_buttons(api, bot):
     api.user_message(PRIVATE, "阿里巴巴花了多少钱入股新浪微博?")
     answer = (await api.wait_for(lambda: _replies(api, PRIVATE)))[0]
-    buttons = {b["text"]: b["callback_data"] for row in answer["reply_markup"]["inline_keyboard"] for b in row}
+    buttons = buttons_of(answer)
     bot_message = {"message_id": 5000, "date": int(time.time()), "chat": {"id": PRIVATE, "type": "private", "first_name": "用户"},
                    "from": {"id": BOT_ID, "is_bot": True, "first_name": "文档问答"}, "text": "答"}
     api.press(PRIVATE, bot_message, buttons["更多"])
@@ -196,7 +176,7 @@ async def test_start_help_sources_source_and_a_sticker(api, bot):
 
 
 async def test_allowlist_refuses_others_with_nothing_from_the_corpus(api, seeds):
-    application = await _running(api, seeds, BotSettings(k=3, allowed_ids=frozenset({PRIVATE, -7000}), transport=FAST))
+    application = await start_bot(api, seeds, BotSettings(k=3, allowed_ids=frozenset({PRIVATE, -7000}), transport=FAST))
     try:
         api.user_message(2002, "阿里巴巴花了多少钱入股新浪微博?")
         api.user_message(2002, "/sources")
@@ -207,11 +187,11 @@ async def test_allowlist_refuses_others_with_nothing_from_the_corpus(api, seeds)
         api.user_message(-7000, "/ask 腾讯模仿泡泡堂做了哪个游戏?", user_id=3003, chat_type="group")
         assert "泡泡堂" in _visible(_text((await api.wait_for(lambda: _replies(api, -7000)))[0]))
     finally:
-        await _stop(application)
+        await stop_bot(application)
 
 
 async def test_rate_limit_per_user(api, seeds):
-    application = await _running(api, seeds, BotSettings(k=3, questions_per_minute=3, transport=FAST))
+    application = await start_bot(api, seeds, BotSettings(k=3, questions_per_minute=3, transport=FAST))
     try:
         for _ in range(8):
             api.user_message(PRIVATE, "腾讯模仿泡泡堂做了哪个游戏?")
@@ -224,14 +204,14 @@ async def test_rate_limit_per_user(api, seeds):
         api.user_message(PRIVATE + 1, "腾讯模仿泡泡堂做了哪个游戏?")  # another user is not held back
         assert "泡泡堂" in _visible(_text((await api.wait_for(lambda: _replies(api, PRIVATE + 1)))[0]))
     finally:
-        await _stop(application)
+        await stop_bot(application)
 
 
 async def test_long_answer_stays_under_telegram_limit(api, seeds):
     paragraph = "阿里巴巴与腾讯在社交电商领域展开竞争," * 60 + "这是一个很长的段落。"
     texts = [f"长文{i}\n\n" + paragraph.replace("竞争", f"竞争{i}<&>") for i in range(12)]
     retriever = Retriever.from_texts(texts)
-    application = await _running(api, retriever, BotSettings(k=10, transport=FAST))
+    application = await start_bot(api, retriever, BotSettings(k=10, transport=FAST))
     try:
         api.user_message(PRIVATE, "阿里巴巴与腾讯在社交电商领域的竞争")
         reply = (await api.wait_for(lambda: _replies(api, PRIVATE)))[0]
@@ -240,7 +220,7 @@ async def test_long_answer_stays_under_telegram_limit(api, seeds):
         assert "&lt;&amp;&gt;" in reply["text"]
         assert reply["text"].count("<b>[") >= 5  # shortened, not dropped
     finally:
-        await _stop(application)
+        await stop_bot(application)
 
 
 async def test_flood_limit_server_error_and_a_drop_after_delivery_still_answer_each_question_once(api, bot):

@@ -31,18 +31,6 @@ QUESTIONS = ("腾讯模仿泡泡堂做了哪个游戏?", "谁说来往是阿里�
 SETTINGS = BotSettings(k=3, transport=FAST)
 
 
-@pytest.fixture
-def api(start_fake_api) -> FakeBotApi:
-    return start_fake_api(TOKEN)
-
-
-@pytest.fixture
-async def bot(api, seeds):
-    application = await start_bot(api, seeds, SETTINGS)
-    yield application
-    await stop_bot(application)
-
-
 def _visible(html_text: str) -> str:
     return re.sub(r"<[^>]+>", "", html_text)
 

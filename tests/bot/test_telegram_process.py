@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def api(start_fake_api):
+    """The fake Bot API for this file's token (the process reads it from its environment), not the shared one."""
     return start_fake_api(TOKEN)
 
 
