@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING
 import jieba
 
 from retrieval.lexicon import Lexicon
-from retrieval.text import normalize, normalize_converted, normalize_with_offsets, replace_surrogates
+from retrieval.text import (
+    mainland_reading,
+    normalize,
+    normalize_converted,
+    normalize_with_offsets,
+    replace_surrogates,
+)
 
 if TYPE_CHECKING:
     import jieba.posseg
@@ -326,7 +332,20 @@ class Analyzer:
     def question(self, text: str) -> Question:
         """A question analysed once: normalized, segmented once, its kind read off."""
         text = replace_surrogates(text).strip()
-        normalized = normalize(text)
+        return self._question(text, normalize(text))
+
+    def readings(self, text: str) -> tuple[Question, ...]:
+        """The question as normalized, then (when it differs) read in the mainland's words.
+
+        A question in traditional script may use Taiwan's words (網路, 軟體,
+        使用者) for what a mainland document calls 网络, 软件, 用户; which
+        reading to search with is for the collection to say (`best_reading`).
+        """
+        first = self.question(text)
+        mainland = mainland_reading(first.text)
+        return (first,) if mainland is None else (first, self._question(first.text, mainland))
+
+    def _question(self, text: str, normalized: str) -> Question:
         words = self._segmenter(normalized).lcut(normalized)
         content = dict.fromkeys(w for w in words if self.is_content(w))
         terms = tuple(self._terms_from_words(words))

@@ -192,7 +192,7 @@ def _paraphrased(question: str, unused: list[str], rng: np.random.Generator, ret
     """
     if rng.random() >= PARAPHRASED_SHARE:
         return None
-    analysed = retriever._analyzer.question(question)
+    analysed = retriever._question(question)
     normalized = analysed.normalized
     words = [w for w in analysed.words if len(w) >= 2 and w in normalized]
     if len(words) < 2:
@@ -207,7 +207,7 @@ def _paraphrased(question: str, unused: list[str], rng: np.random.Generator, ret
 def _views(question: str, augmented: bool, record: dict, retriever, normalized_cache: dict[int, str]) -> list[Example]:
     """The question over the whole collection, and with its paragraph left out."""
     collection, index = retriever._collection, retriever._index
-    analysed = retriever._analyzer.question(question)
+    analysed = retriever._question(question)
     profile = profile_question(analysed, retriever._analyzer, retriever._known, retriever._general.weight)
     ranked = index.top(list(analysed.terms), CANDIDATES + 10)
     gold_texts = [normalize(collection.passage_text(i)) for i in collection.doc_passages(record["gold"])]

@@ -28,6 +28,25 @@ def is_known(word: str, document_frequency: Callable[[str], int]) -> bool:
     return False
 
 
+def missing_weight(question: Question, document_frequency: Callable[[str], int],
+                   weight: Callable[[str], float]) -> float:
+    """The weight of the question's words that no passage holds."""
+    return sum(weight(w) for w in question.words if not is_known(w, document_frequency))
+
+
+def best_reading(readings: Sequence[Question], document_frequency: Callable[[str], int],
+                 weight: Callable[[str], float]) -> Question:
+    """The reading whose words the collection holds best; the first of equals.
+
+    A Taiwan-worded question over mainland documents (網路 read as 网路, which
+    no passage holds) is searched in the mainland's words (网络); over Taiwan
+    documents both readings are held and the question stays as normalized.
+    """
+    if len(readings) == 1:
+        return readings[0]
+    return min(readings, key=lambda q: missing_weight(q, document_frequency, weight))
+
+
 # -- hits ---------------------------------------------------------------------------
 
 

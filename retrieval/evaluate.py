@@ -27,8 +27,11 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import opencc
 
 from retrieval import Retriever
 from retrieval.analysis import normalize
@@ -65,13 +68,17 @@ def _holds(question: dict, sentence: str | None) -> bool:
     return any(s in sentence or normalize(s) in normalized for s in question["must_contain"])
 
 
-def evaluate_seeds(path: Path, k: int = 5, corpus: Path | None = None, ranking: str = "exact") -> list[SeedResult]:
+def evaluate_seeds(path: Path, k: int = 5, corpus: Path | None = None, ranking: str = "exact",
+                   reword: Callable[[str], str] | None = None) -> list[SeedResult]:
+    """Ask each question of `path` (rewritten by `reword`, when given) over `corpus` (default: the seeds)."""
     retriever = Retriever(corpus or seeds_folder(), ranking=ranking)
     results = []
     for line in path.read_text("utf-8").splitlines():
         if not line.strip():
             continue
         question = json.loads(line)
+        if reword is not None:
+            question = {**question, "question": reword(question["question"])}
         answer = retriever.ask(question["question"], k=k)
         shown = None
         if question["answerable"] and answer.outcome != Outcome.NO_ANSWER:
@@ -227,22 +234,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--ranking", choices=("exact", "lucene"), default="exact", help="scoring: rank-bm25 (default) or Lucene's"
     )
+    parser.add_argument(
+        "--taiwan", action="store_true",
+        help="ask the seed and domain questions in Taiwan's words and script (OpenCC s2twp: 网络 → 網路)",
+    )
     args = parser.parse_args(argv)
+    reword = opencc.OpenCC("s2twp").convert if args.taiwan else None
+    worded = ", in Taiwan's words" if args.taiwan else ""
     seed_file = args.shared / "eval" / "seed_dev.jsonl"
     data = args.shared / "data"
     if args.only in (None, "seeds"):
         if not seed_file.is_file():
             print(f"找不到 {seed_file}:请用 --shared 指定 shared 目录。", file=sys.stderr)
             return 2
-        results = evaluate_seeds(seed_file, args.k, ranking=args.ranking)
-        print_seed_report(f"seed_dev, ranking {args.ranking}", results, args.k, args.verbose)
+        results = evaluate_seeds(seed_file, args.k, ranking=args.ranking, reword=reword)
+        print_seed_report(f"seed_dev, ranking {args.ranking}{worded}", results, args.k, args.verbose)
     if args.only in (None, "domain"):
         questions = args.domain / "questions.jsonl"
         if not questions.is_file():
             print(f"找不到 {questions}:请用 --domain 指定含 docs/ 与 questions.jsonl 的目录。", file=sys.stderr)
             return 2
-        results = evaluate_seeds(questions, args.k, args.domain / "docs", ranking=args.ranking)
-        print_seed_report(f"other domain ({args.domain.name})", results, args.k, args.verbose)
+        results = evaluate_seeds(questions, args.k, args.domain / "docs", ranking=args.ranking, reword=reword)
+        print_seed_report(f"other domain ({args.domain.name}){worded}", results, args.k, args.verbose)
     if args.only in (None, "benchmark"):
         if not all((data / name).is_file() for name in BENCHMARK_FILES):
             print(f"找不到 {data} 中的 {', '.join(BENCHMARK_FILES)}:请用 --shared 指定 shared 目录。", file=sys.stderr)

@@ -16,7 +16,7 @@ import numpy as np
 from retrieval.analysis import Analyzer, Question, default_analyzer
 from retrieval.answer_features import profile_question
 from retrieval.answer_model import AnswerModel, shipped_model
-from retrieval.answering import abstention, answer, is_known, make_hits
+from retrieval.answering import abstention, answer, best_reading, is_known, make_hits
 from retrieval.cache import APP_NAME, user_cache_root
 from retrieval.collection import Collection, PassageSource
 from retrieval.conversation import Conversation
@@ -422,12 +422,17 @@ class Retriever:
         return is_known(word, self._index.document_frequency)
 
     def _question(self, question: str) -> Question:
+        """The question analysed, in the reading the collection holds best (`best_reading`)."""
         if not isinstance(question, str):
             raise QuestionError(f"问题应为文本,收到的是 {type(question).__name__}。")
         stripped = question.strip()
         if len(stripped) > MAX_QUESTION:
             raise QuestionError(f"问题太长({len(stripped)} 字),请精简到 {MAX_QUESTION} 字以内。")
-        return self._analyzer.question(stripped)
+        readings = self._analyzer.readings(stripped)
+        if len(readings) == 1:
+            return readings[0]
+        opened = self._current().opened
+        return best_reading(readings, opened.index.document_frequency, opened.general.weight)
 
 
 def _checked_ranking(value: str) -> Ranking:

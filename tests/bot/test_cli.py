@@ -222,7 +222,7 @@ def test_ask_with_a_lone_surrogate_in_argv(run_bot, bot_env):
     from pathlib import Path
 
     result = subprocess.run(
-        [sys.executable.encode(), b"-m", b"bot", b"ask", "阿里".encode() + b"\xff" + "入股新浪微博".encode()],
+        [sys.executable.encode(), b"-m", b"bot", b"ask", "阿里巴巴花了多少钱".encode() + b"\xff" + "入股新浪微博?".encode()],
         capture_output=True, env=bot_env, timeout=120, cwd=Path(__file__).resolve().parents[2],
     )
     assert result.returncode == 0, result.stderr.decode("utf-8", "replace")

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from retrieval import Outcome, QuestionError
+from retrieval import Outcome, QuestionError, Retriever
 from retrieval.answering import normalized_texts
 from retrieval.evaluate import evaluate_seeds, seed_report
 from retrieval.text import normalize
@@ -25,6 +25,21 @@ def test_simplified_question_finds_the_traditional_article(seeds):
 def test_traditional_question_finds_the_simplified_article(seeds):
     answer = seeds.ask("太平洋咖啡的微信公眾號多久推送一次訊息?")
     assert "每2周左右才推送一次信息" in answer.hits[0].text
+
+
+@pytest.mark.parametrize(("passages", "found"), [
+    # Mainland documents: a question in Taiwan's words (軟體, 使用者) is searched in theirs.
+    (["机房的每台电脑都安装了办公软件,用户登录后可以免费使用。", "机房开放时间为每天八点到二十二点,周末照常开放。"],
+     {"软件", "用户"}),
+    # Taiwan documents keep the question's own words.
+    (["機房的每台電腦都安裝了辦公軟體,使用者登入後可以免費使用。", "機房開放時間為每天八點到二十二點,週末照常開放。"],
+     {"軟體", "使用者"}),
+])
+def test_taiwan_words_are_read_as_the_collection_writes_them(passages, found):
+    answer = Retriever.from_texts(passages).ask("機房電腦安裝了什麼軟體,使用者能免費使用嗎?")
+    top = answer.hits[0]
+    assert found <= {top.text[s:e] for s, e in top.highlights}
+    assert answer.missing_words == ()
 
 
 def test_api_finds_odd_capitals(seeds):

@@ -16,6 +16,23 @@ def test_domain_report_gives_hits_headline_and_every_outcome(capsys):
     assert answered + unsure + nothing == 22
 
 
+def test_taiwan_asks_every_question_in_taiwan_words(tmp_path):
+    import json
+
+    import opencc
+
+    from retrieval.evaluate import DOMAIN, evaluate_seeds
+
+    (tmp_path / "q.jsonl").write_text(json.dumps({
+        "id": "t1", "question": "图书馆的无线网络叫什么名字?", "doc": "library_rules.txt",
+        "must_contain": ["网络名称为QCLIB"], "answerable": True, "kind": "trad-query",
+    }, ensure_ascii=False), "utf-8")
+    [result] = evaluate_seeds(tmp_path / "q.jsonl", corpus=DOMAIN / "docs", reword=opencc.OpenCC("s2twp").convert)
+    assert result.question["question"] == "圖書館的無線網路叫什麼名字?"  # asked as written in Taiwan
+    assert result.answer.question == "圖書館的無線網路叫什麼名字?"
+    assert "网路" not in result.answer.missing_words
+
+
 def test_a_missing_shared_folder_is_one_clear_line(tmp_path, capsys):
     assert main(["--shared", str(tmp_path), "--only", "seeds"]) == 2
     assert "请用 --shared 指定" in capsys.readouterr().err

@@ -7,7 +7,7 @@ import unicodedata
 
 import opencc
 
-from retrieval.text import NOISE, normalize, normalize_with_offsets, replace_surrogates, terminal_safe
+from retrieval.text import NOISE, mainland_reading, normalize, normalize_with_offsets, replace_surrogates, terminal_safe
 
 T2S = opencc.OpenCC("t2s")
 
@@ -80,3 +80,13 @@ def test_every_kind_of_escape_sequence_is_removed_for_the_terminal():
         assert cleaned.startswith("前") and cleaned.endswith("后"), name
     assert terminal_safe("第一行\n第二行") == "第一行\n第二行"
     assert terminal_safe("第一行\n第二行", keep_newlines=False) == "第一行第二行"
+
+
+def test_mainland_reading_only_of_taiwan_words_in_traditional_script():
+    assert mainland_reading("圖書館的無線網路叫什麼名字?") == "图书馆的无线网络叫什么名字?"
+    assert mainland_reading("電商的使用者") == "电商的用户"
+    # Traditional script in the mainland's words: nothing to read differently.
+    assert mainland_reading("微博用戶") is None
+    # Simplified text is never rewritten, though the phrase table would (核心 → 内核, 建立 → 创建).
+    assert mainland_reading("系统核心是怎么建立的?") is None
+    assert mainland_reading("") is None
