@@ -238,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--shared", metavar="DIR", default="../shared", help="shared 目录(含 eval/ 和 data/)")
     evaluate.add_argument("--only", choices=("seeds", "benchmark", "domain"), help="只运行其中一项")
     evaluate.add_argument("--details", action="store_true", help="逐题列出示例问题和另一领域问题的结果")
+    evaluate.add_argument(
+        "--taiwan", action="store_true", help="示例问题和另一领域问题改用台湾用语与繁体提问(OpenCC s2twp)"
+    )
     from bot import telegram_cli
 
     telegram_cli.add_parser(commands, plain)
@@ -525,6 +528,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         argv += ["--k", str(args.k)]
     if args.details:
         argv.append("--verbose")
+    if args.taiwan:
+        argv.append("--taiwan")
     return evaluate.main(argv)
 
 

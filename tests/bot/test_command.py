@@ -168,6 +168,11 @@ def test_eval_subcommand_runs_the_other_domain_questions_without_shared(run_bot,
     assert result.returncode == 0, result.stderr
     assert "other domain" in result.stdout and "passages shown, unsure included" in result.stdout
     assert "x001" in result.stdout  # --details lists each question
+    taiwan = run_bot("eval", "--shared", str(tmp_path / "absent"), "--only", "domain", "--details", "--taiwan",
+                     timeout=300)
+    assert taiwan.returncode == 0, taiwan.stderr
+    assert "in Taiwan's words" in taiwan.stdout
+    assert "快洗程式要洗多長時間?" in taiwan.stdout  # each question asked as s2twp writes it
 
 
 def test_shell_completion_when_argcomplete_is_installed(run_bot, tmp_path):
