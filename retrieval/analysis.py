@@ -25,10 +25,10 @@ import jieba
 
 from retrieval.lexicon import Lexicon
 from retrieval.text import (
-    mainland_reading,
     normalize,
     normalize_converted,
     normalize_with_offsets,
+    question_readings,
     replace_surrogates,
 )
 
@@ -341,9 +341,8 @@ class Analyzer:
         使用者) for what a mainland document calls 网络, 软件, 用户; which
         reading to search with is for the collection to say (`best_reading`).
         """
-        first = self.question(text)
-        mainland = mainland_reading(first.text)
-        return (first,) if mainland is None else (first, self._question(first.text, mainland))
+        text = replace_surrogates(text).strip()
+        return tuple(self._question(text, normalized) for normalized in question_readings(text))
 
     def _question(self, text: str, normalized: str) -> Question:
         words = self._segmenter(normalized).lcut(normalized)

@@ -42,8 +42,6 @@ def best_reading(readings: Sequence[Question], document_frequency: Callable[[str
     no passage holds) is searched in the mainland's words (网络); over Taiwan
     documents both readings are held and the question stays as normalized.
     """
-    if len(readings) == 1:
-        return readings[0]
     return min(readings, key=lambda q: missing_weight(q, document_frequency, weight))
 
 

@@ -93,22 +93,22 @@ def _mainland_converter() -> opencc.OpenCC:
     return opencc.OpenCC("tw2sp")
 
 
-def mainland_reading(text: str) -> str | None:
-    """`normalize(text)` with Taiwan's words read as the mainland's (網路 → 网络, 使用者 → 用户).
+def question_readings(text: str) -> tuple[str, ...]:
+    """`normalize(text)`, then (when it differs) `text` with Taiwan's words read as the mainland's
+    (網路 → 网络, 使用者 → 用户), from one folding and one conversion.
 
-    None when that reads the same as `normalize(text)`, and for text with no
-    traditional characters: only a question in traditional script may be in
-    Taiwan's words, and on simplified text the phrase table rewrites words
-    the mainland uses too (核心, 建立). A reading, not the normalization: the
-    index keeps `normalize`, and the caller chooses between the two by what
-    the collection holds.
+    Only text in traditional script gets the second reading: only a question
+    in traditional script may be in Taiwan's words, and on simplified text the
+    phrase table rewrites words the mainland uses too (核心, 建立). A reading,
+    not the normalization: the index keeps `normalize`, and the caller chooses
+    between the two by what the collection holds.
     """
     folded = _folded(text)
     simplified = _to_simplified(folded)
     if simplified == folded:
-        return None
+        return (simplified,)
     mainland = _mainland_converter().convert(folded)
-    return mainland if mainland != simplified else None
+    return (simplified,) if mainland == simplified else (simplified, mainland)
 
 
 def noise_spans(text: str) -> list[Span]:

@@ -7,7 +7,14 @@ import unicodedata
 
 import opencc
 
-from retrieval.text import NOISE, mainland_reading, normalize, normalize_with_offsets, replace_surrogates, terminal_safe
+from retrieval.text import (
+    NOISE,
+    normalize,
+    normalize_with_offsets,
+    question_readings,
+    replace_surrogates,
+    terminal_safe,
+)
 
 T2S = opencc.OpenCC("t2s")
 
@@ -83,10 +90,10 @@ def test_every_kind_of_escape_sequence_is_removed_for_the_terminal():
 
 
 def test_mainland_reading_only_of_taiwan_words_in_traditional_script():
-    assert mainland_reading("圖書館的無線網路叫什麼名字?") == "图书馆的无线网络叫什么名字?"
-    assert mainland_reading("電商的使用者") == "电商的用户"
+    assert question_readings("圖書館的無線網路叫什麼名字?") == ("图书馆的无线网路叫什么名字?", "图书馆的无线网络叫什么名字?")
+    assert question_readings("電商的使用者") == ("电商的使用者", "电商的用户")
     # Traditional script in the mainland's words: nothing to read differently.
-    assert mainland_reading("微博用戶") is None
+    assert question_readings("微博用戶") == ("微博用户",)
     # Simplified text is never rewritten, though the phrase table would (核心 → 内核, 建立 → 创建).
-    assert mainland_reading("系统核心是怎么建立的?") is None
-    assert mainland_reading("") is None
+    assert question_readings("系统核心是怎么建立的?") == ("系统核心是怎么建立的?",)
+    assert question_readings("") == ("",)
